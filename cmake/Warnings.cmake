@@ -1,0 +1,20 @@
+# certgate_warnings: INTERFACE target carrying the warning flags every target uses.
+# certgate_sanitizers: INTERFACE target carrying -fsanitize=... when SANITIZE is set.
+add_library(certgate_warnings INTERFACE)
+target_compile_options(certgate_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow=local -Wnon-virtual-dtor -Wno-unused-parameter)
+if(CERTGATE_WERROR)
+  target_compile_options(certgate_warnings INTERFACE -Werror)
+endif()
+
+add_library(certgate_sanitizers INTERFACE)
+if(SANITIZE)
+  target_compile_options(certgate_sanitizers INTERFACE
+    -fsanitize=${SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  target_link_options(certgate_sanitizers INTERFACE -fsanitize=${SANITIZE})
+endif()
+
+# certgate_base: what every first-party target links.
+add_library(certgate_base INTERFACE)
+target_link_libraries(certgate_base INTERFACE certgate_warnings certgate_sanitizers)
+target_include_directories(certgate_base INTERFACE ${PROJECT_SOURCE_DIR})

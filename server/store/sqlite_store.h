@@ -1,0 +1,35 @@
+// SQLite implementation of Store: one file, WAL, foreign keys on, busy timeout, prepared
+// statements. Thread-safe: a small pool of connections, each used by one thread at a time.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "server/common/clock.h"
+#include "server/store/migrations.h"
+#include "server/store/store.h"
+
+namespace certgate::store {
+
+struct SqliteOptions {
+  std::string path;                 // database file; created if missing (with its parent dir)
+  int busy_timeout_ms = 5000;
+  bool synchronous_full = true;     // PRAGMA synchronous=FULL (durable audit) vs NORMAL
+  int pool_size = 4;                // reader connections
+  bool apply_migrations = true;     // apply pending migrations at open
+};
+
+// Opens (creating if needed) the database and applies pending migrations inside one
+// transaction, recording the version in schema_version. Fails with FailedPrecondition if the
+// database's schema is newer than this binary knows; Unavailable if the file cannot be opened.
+// `clock` must outlive the store.
+Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options, const Clock& clock);
+
+// Same, with an explicit migration list (tests use this to simulate newer schemas).
+Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options, const Clock& clock,
+                                               const std::vector<Migration>& migrations);
+
+// The schema version recorded in the database file (0 if none). For tests and the CLI.
+Result<int> ReadSchemaVersion(const std::string& path);
+
+}  // namespace certgate::store

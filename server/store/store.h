@@ -1,0 +1,162 @@
+// Store: everything certgate persists — users, enrolled certificates, revocations, audit events.
+//
+// One interface grouped by entity (like SPIRE's DataStore), a SQLite implementation
+// (sqlite_store.h) and an in-memory fake (memory_store.h); the same conformance tests run
+// against both. All implementations are thread-safe.
+//
+// Failure convention: a missing row is NOT an error for Find* calls (they return nullopt);
+// a failing database is StatusCode::kUnavailable (locked, I/O error, disk full, read-only) or
+// kInternal (corruption, constraint surprises). Callers turn those into gRPC errors, never allows.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/common/reason.h"
+#include "server/common/status.h"
+
+namespace certgate::store {
+
+struct User {
+  int64_t id = 0;
+  std::string name;            // unique, non-empty
+  std::string display_name;
+  bool disabled = false;
+  std::vector<std::string> roles;  // e.g. "admin"; sorted, unique
+  int64_t created_at = 0;      // Unix micros
+};
+
+struct EnrolledCertificate {
+  int64_t id = 0;
+  int64_t user_id = 0;
+  // Empty when enrolled by issuer+subject+serial without the certificate.
+  std::string fingerprint_sha256;  // lowercase hex
+  std::string issuer_canonical;    // DistinguishedName::Canonical()
+  std::string subject_canonical;
+  std::string issuer_display;      // RFC 4514 text, for humans
+  std::string subject_display;
+  std::string serial;              // normalised hex (serial.h)
+  int64_t not_before = 0;          // Unix seconds; 0 when unknown
+  int64_t not_after = 0;           // Unix seconds; 0 when unknown
+  std::string der;                 // empty when enrolled without the certificate
+  std::string spki_sha256;         // empty when unknown
+  int64_t created_at = 0;          // Unix micros
+};
+
+// RFC 5280 CRLReason codes (stored as the integer).
+enum class RevocationReason : int {
+  kUnspecified = 0,
+  kKeyCompromise = 1,
+  kCaCompromise = 2,
+  kAffiliationChanged = 3,
+  kSuperseded = 4,
+  kCessationOfOperation = 5,
+  kCertificateHold = 6,
+  kRemoveFromCrl = 8,
+  kPrivilegeWithdrawn = 9,
+  kAaCompromise = 10,
+};
+
+// A revocation is keyed by (issuer, serial) — never by serial alone — and also records the
+// fingerprint when known.
+struct Revocation {
+  int64_t id = 0;
+  std::string issuer_canonical;
+  std::string serial;
+  std::string fingerprint_sha256;  // may be empty
+  RevocationReason reason = RevocationReason::kUnspecified;
+  int64_t revoked_at = 0;          // Unix micros
+  std::string source;              // "admin" or "crl"
+};
+
+enum class Decision { kAllow, kDeny };
+
+struct AuditEvent {
+  int64_t id = 0;                  // assigned by the store on append
+  int64_t time = 0;                // Unix micros
+  std::string kind;                // "authorize" or "admin"
+  std::string request_id;
+  std::string caller;              // gRPC peer (and its mTLS identity when known)
+  std::string fingerprint_sha256;
+  std::string subject;             // RFC 4514 display text
+  std::string issuer;
+  std::string serial;
+  std::optional<int64_t> user_id;
+  std::string user_name;
+  Decision decision = Decision::kDeny;
+  Reason reason = Reason::kNone;   // kNone for allows
+  std::string action;
+  std::string resource;
+  std::string message;
+};
+
+struct AuditQuery {
+  std::optional<int64_t> since;    // Unix micros, inclusive
+  std::optional<int64_t> until;    // Unix micros, exclusive
+  std::optional<int64_t> user_id;
+  std::optional<std::string> fingerprint_sha256;
+  std::optional<Decision> decision;
+  std::optional<Reason> reason;
+  std::optional<std::string> action;
+  std::optional<std::string> request_id;
+  std::optional<std::string> kind;
+  std::optional<int64_t> before_id;  // paging: only rows with id < before_id
+  std::optional<int64_t> after_id;   // following: only rows with id > after_id (then oldest first)
+  int limit = 100;                   // clamped to [1, 1000]
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // --- users ---
+  // AlreadyExists if the name is taken; InvalidArgument if the name is empty.
+  virtual Result<User> CreateUser(const User& user) = 0;
+  virtual Result<std::optional<User>> GetUser(int64_t id) = 0;
+  virtual Result<std::optional<User>> GetUserByName(const std::string& name) = 0;
+  virtual Result<std::vector<User>> ListUsers() = 0;
+  // NotFound if no such user.
+  virtual Status SetUserDisabled(int64_t user_id, bool disabled) = 0;
+  virtual Status SetUserRoles(int64_t user_id, const std::vector<std::string>& roles) = 0;
+
+  // --- enrolled certificates ---
+  // Assigns id/created_at. NotFound if the user does not exist; AlreadyExists if the
+  // fingerprint (when set) or (issuer, serial) is already enrolled.
+  virtual Result<EnrolledCertificate> EnrollCertificate(const EnrolledCertificate& cert) = 0;
+  virtual Result<std::optional<EnrolledCertificate>> FindCertificateByFingerprint(
+      const std::string& fingerprint_sha256) = 0;
+  // All enrolled certificates with this canonical subject and serial (any issuer).
+  virtual Result<std::vector<EnrolledCertificate>> FindCertificatesBySubjectSerial(
+      const std::string& subject_canonical, const std::string& serial) = 0;
+  virtual Result<std::optional<EnrolledCertificate>> FindCertificateByIssuerSerial(
+      const std::string& issuer_canonical, const std::string& serial) = 0;
+  virtual Result<std::vector<EnrolledCertificate>> ListCertificates(
+      std::optional<int64_t> user_id) = 0;
+
+  // --- revocations ---
+  // Records a revocation keyed by (issuer, serial). If one already exists for that key it is
+  // kept (first revocation wins) and OK is returned.
+  virtual Status AddRevocation(const Revocation& revocation) = 0;
+  // Removes a certificateHold revocation. NotFound if there is none; FailedPrecondition if the
+  // existing revocation's reason is not certificateHold.
+  virtual Status ReleaseHold(const std::string& issuer_canonical, const std::string& serial) = 0;
+  // The revocation matching either the fingerprint (when non-empty) or (issuer, serial).
+  virtual Result<std::optional<Revocation>> FindRevocation(
+      const std::string& fingerprint_sha256, const std::string& issuer_canonical,
+      const std::string& serial) = 0;
+
+  // --- audit ---
+  // Appends all events in ONE durable transaction and fills in each event's id. Either every
+  // event is committed or none is (and the error is returned).
+  virtual Status AppendAudit(std::vector<AuditEvent>& events) = 0;
+  // Newest first (unless after_id is set: then oldest first).
+  virtual Result<std::vector<AuditEvent>> QueryAudit(const AuditQuery& query) = 0;
+
+  // Cheap liveness probe of the backing database.
+  virtual Status Ping() = 0;
+};
+
+}  // namespace certgate::store

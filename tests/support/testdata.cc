@@ -1,0 +1,45 @@
+#include "tests/support/testdata.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace certgate::testing {
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::string(v) : std::string();
+}
+
+std::string TestdataDir() {
+  std::string dir = Env("CERTGATE_TESTDATA");
+  if (dir.empty()) ADD_FAILURE() << "CERTGATE_TESTDATA is not set (run tests through ctest)";
+  return dir;
+}
+
+std::string TestdataPath(const std::string& name) { return TestdataDir() + "/" + name; }
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    ADD_FAILURE() << "cannot read " << path;
+    return "";
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string ReadTestdata(const std::string& name) { return ReadFile(TestdataPath(name)); }
+
+std::string MakeTempDir() {
+  std::string tmpl = (Env("TMPDIR").empty() ? std::string("/tmp") : Env("TMPDIR")) + "/certgate-test-XXXXXX";
+  char* made = mkdtemp(tmpl.data());
+  if (!made) ADD_FAILURE() << "mkdtemp failed";
+  return tmpl;
+}
+
+}  // namespace certgate::testing
