@@ -1,0 +1,168 @@
+#include "server/api/authorizer_service.h"
+
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+
+#include "server/api/grpc_status.h"
+
+namespace certgate::api {
+namespace {
+
+constexpr size_t kMaxRequestId = 128;
+constexpr size_t kMaxAction = 256;
+constexpr size_t kMaxResource = 2048;
+
+bool PrintableAscii(const std::string& s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+std::string NewRequestId() {
+  unsigned char buf[12];
+  if (RAND_bytes(buf, sizeof buf) != 1) return "";
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : buf) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 15]);
+  }
+  return out;
+}
+
+void SetTimestamp(int64_t unix_seconds, google::protobuf::Timestamp* ts) {
+  ts->set_seconds(unix_seconds);
+  ts->set_nanos(0);
+}
+
+}  // namespace
+
+v1::Rejection::Reason ToProtoReason(Reason reason) {
+  switch (reason) {
+    case Reason::kNone: return v1::Rejection::REASON_UNSPECIFIED;
+    case Reason::kCertificateMissing: return v1::Rejection::CERTIFICATE_MISSING;
+    case Reason::kCertificateMalformed: return v1::Rejection::CERTIFICATE_MALFORMED;
+    case Reason::kForwarderNotTrusted: return v1::Rejection::FORWARDER_NOT_TRUSTED;
+    case Reason::kProxyVerificationFailed: return v1::Rejection::PROXY_VERIFICATION_FAILED;
+    case Reason::kUntrustedIssuer: return v1::Rejection::UNTRUSTED_ISSUER;
+    case Reason::kCertificateExpired: return v1::Rejection::CERTIFICATE_EXPIRED;
+    case Reason::kCertificateNotYetValid: return v1::Rejection::CERTIFICATE_NOT_YET_VALID;
+    case Reason::kKeyUsageNotAllowed: return v1::Rejection::KEY_USAGE_NOT_ALLOWED;
+    case Reason::kCertificateNotEnrolled: return v1::Rejection::CERTIFICATE_NOT_ENROLLED;
+    case Reason::kCertificateRevoked: return v1::Rejection::CERTIFICATE_REVOKED;
+    case Reason::kUserDisabled: return v1::Rejection::USER_DISABLED;
+    case Reason::kAccessDenied: return v1::Rejection::ACCESS_DENIED;
+  }
+  return v1::Rejection::REASON_UNSPECIFIED;
+}
+
+Result<authz::AuthorizeInput> InputFromRequest(const v1::AuthorizeRequest& req,
+                                               const std::string& peer) {
+  authz::AuthorizeInput in;
+  if (req.request_id().size() > kMaxRequestId || !PrintableAscii(req.request_id())) {
+    return Status::InvalidArgument("request_id must be at most 128 printable ASCII characters");
+  }
+  if (req.action().size() > kMaxAction) return Status::InvalidArgument("action is longer than 256 bytes");
+  if (req.resource().size() > kMaxResource) {
+    return Status::InvalidArgument("resource is longer than 2048 bytes");
+  }
+  in.request_id = req.request_id().empty() ? NewRequestId() : req.request_id();
+  if (in.request_id.empty()) return Status::Internal("cannot generate a request id");
+  in.action = req.action();
+  in.resource = req.resource();
+  in.caller_peer = peer;
+
+  authz::Credential& c = in.credential;
+  switch (req.credential_case()) {
+    case v1::AuthorizeRequest::kCertificateDer:
+      c.kind = authz::Credential::Kind::kDer;
+      c.der = req.certificate_der();
+      c.chain_der.assign(req.chain_der().begin(), req.chain_der().end());
+      break;
+    case v1::AuthorizeRequest::kCertificatePem:
+      c.kind = authz::Credential::Kind::kPem;
+      c.pem = req.certificate_pem();
+      break;
+    case v1::AuthorizeRequest::kForwardedHeader: {
+      const v1::ForwardedHeader& h = req.forwarded_header();
+      c.kind = authz::Credential::Kind::kHeader;
+      c.header_value = h.value();
+      c.encoding = h.encoding();
+      c.preset = h.preset();
+      c.chain_value = h.chain_value();
+      c.verification = h.verification();
+      break;
+    }
+    case v1::AuthorizeRequest::kSubjectSerial: {
+      const v1::SubjectSerial& s = req.subject_serial();
+      c.kind = authz::Credential::Kind::kSubjectSerial;
+      c.subject_dn = s.subject_dn();
+      c.serial = s.serial();
+      c.serial_format = s.serial_format() == v1::SubjectSerial::DECIMAL ? certs::SerialFormat::kDecimal
+                                                                         : certs::SerialFormat::kHex;
+      c.issuer_dn = s.issuer_dn();
+      break;
+    }
+    case v1::AuthorizeRequest::CREDENTIAL_NOT_SET:
+      c.kind = authz::Credential::Kind::kNone;
+      break;
+  }
+  return in;
+}
+
+void FillCertificateInfo(const authz::CertificateSummary& s, v1::CertificateInfo& out) {
+  out.set_fingerprint_sha256(s.fingerprint_sha256);
+  out.set_subject(s.subject);
+  out.set_issuer(s.issuer);
+  out.set_serial(s.serial);
+  if (s.not_before) SetTimestamp(s.not_before, out.mutable_not_before());
+  if (s.not_after) SetTimestamp(s.not_after, out.mutable_not_after());
+  for (const auto& n : s.dns_sans) out.add_dns_names(n);
+  for (const auto& n : s.uri_sans) out.add_uris(n);
+  for (const auto& n : s.email_sans) out.add_emails(n);
+}
+
+void FillResponse(const authz::AuthorizeResult& result, const std::string& request_id,
+                  v1::AuthorizeResponse& resp) {
+  const authz::Decision& d = result.decision;
+  resp.set_audit_id(result.audit_id);
+  resp.set_request_id(request_id);
+  if (d.allowed && d.user) {
+    v1::Identity* id = resp.mutable_identity();
+    id->set_user_id(d.user->id);
+    id->set_user_name(d.user->name);
+    for (const auto& r : d.user->roles) id->add_roles(r);
+    if (d.certificate) FillCertificateInfo(*d.certificate, *id->mutable_certificate());
+  } else {
+    v1::Rejection* rej = resp.mutable_rejection();
+    rej->set_reason(ToProtoReason(d.reason));
+    rej->set_message(d.message);
+  }
+}
+
+grpc::Status AuthorizerService::Authorize(grpc::ServerContext* context,
+                                          const v1::AuthorizeRequest* request,
+                                          v1::AuthorizeResponse* response) {
+  const std::string peer = context->peer();
+  Result<authz::AuthorizeInput> input = InputFromRequest(*request, peer);
+  if (!input.ok()) return ToGrpcStatus(input.status());
+  Result<authz::AuthorizeResult> result = authorizer_.Authorize(*input);
+  if (!result.ok()) {
+    // Could not decide: an error for the caller's failure policy, never an allow.
+    spdlog::get("api")->error("request_id={} caller={} authorize failed: {}", input->request_id,
+                              peer, result.status().ToString());
+    return ToGrpcStatus(result.status());
+  }
+  // A decision that is not an allow must never carry an identity; an allow must have a user.
+  if (result->decision.allowed && !result->decision.user) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, "allow without a user");
+  }
+  FillResponse(*result, input->request_id, *response);
+  spdlog::get("api")->debug("request_id={} caller={} decision={} reason={} audit_id={}",
+                            input->request_id, peer, result->decision.allowed ? "ALLOW" : "DENY",
+                            ReasonName(result->decision.reason), result->audit_id);
+  return grpc::Status::OK;
+}
+
+}  // namespace certgate::api

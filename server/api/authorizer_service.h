@@ -1,0 +1,35 @@
+// certgate.v1.Authorizer: decodes the request into an authz::AuthorizeInput, runs the pipeline,
+// maps the decision to the response. Thin by design: no decision logic lives here.
+#pragma once
+
+#include "certgate/v1/authorizer.grpc.pb.h"
+#include "server/authz/authorizer.h"
+
+namespace certgate::api {
+
+// Converts a request into pipeline input. Returns InvalidArgument for requests that are not
+// well-formed API calls (bad request_id, oversize action/resource); credential problems are
+// decided by the pipeline, not here.
+Result<authz::AuthorizeInput> InputFromRequest(const v1::AuthorizeRequest& request,
+                                               const std::string& peer);
+// Fills a response from a pipeline result.
+void FillResponse(const authz::AuthorizeResult& result, const std::string& request_id,
+                  v1::AuthorizeResponse& response);
+// The proto enum value for a reason.
+v1::Rejection::Reason ToProtoReason(Reason reason);
+// Fills CertificateInfo.
+void FillCertificateInfo(const authz::CertificateSummary& s, v1::CertificateInfo& out);
+
+// Thread-safe; `authorizer` must outlive the service.
+class AuthorizerService final : public v1::Authorizer::Service {
+ public:
+  explicit AuthorizerService(authz::Authorizer& authorizer) : authorizer_(authorizer) {}
+
+  grpc::Status Authorize(grpc::ServerContext* context, const v1::AuthorizeRequest* request,
+                         v1::AuthorizeResponse* response) override;
+
+ private:
+  authz::Authorizer& authorizer_;
+};
+
+}  // namespace certgate::api

@@ -1,0 +1,121 @@
+#include "server/api/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "server/store/sqlite_store.h"
+
+namespace certgate::api {
+
+void InitLogging(const std::string& level) {
+  auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+  for (const char* name : {"api", "certs", "store", "audit"}) {
+    if (spdlog::get(name)) continue;
+    auto logger = std::make_shared<spdlog::logger>(name, sink);
+    logger->set_level(spdlog::level::from_str(level));
+    spdlog::register_logger(logger);
+  }
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ [%n] %v");
+}
+
+Result<std::unique_ptr<Server>> Server::Start(const config::Config& config, const Clock& clock) {
+  InitLogging(config.log_level);
+  std::unique_ptr<Server> s(new Server());
+  s->config_ = config;
+
+  store::SqliteOptions sqlite;
+  sqlite.path = config.database;
+  sqlite.synchronous_full = config.synchronous_full;
+  auto opened = store::OpenSqliteStore(sqlite, clock);
+  if (!opened.ok()) return opened.status();
+  s->store_ = std::move(*opened);
+
+  audit::AuditWriterOptions audit_opts;
+  audit_opts.max_batch = static_cast<size_t>(config.audit_max_batch);
+  s->audit_ = std::make_unique<audit::AuditWriter>(*s->store_, audit_opts);
+
+  authz::AuthorizerOptions authz_opts;
+  authz_opts.xfcc_element = config.xfcc_element;
+  authz_opts.forwarders = config.forwarders;
+  s->authorizer_ = std::make_unique<authz::Authorizer>(
+      authz::Authorizer::Deps{*s->store_, *s->audit_, clock}, authz_opts);
+  s->authorizer_service_ = std::make_unique<AuthorizerService>(*s->authorizer_);
+  s->admin_service_ = std::make_unique<AdminService>(
+      AdminService::Deps{*s->store_, *s->audit_, clock, config.xfcc_element});
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  // Authorization listener: Authorize only (never admin calls).
+  {
+    grpc::ServerBuilder b;
+    b.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &s->port_);
+    b.RegisterService(s->authorizer_service_.get());
+    b.SetMaxReceiveMessageSize(1 << 20);
+    s->auth_server_ = b.BuildAndStart();
+    if (!s->auth_server_ || s->port_ == 0) {
+      return Status::Unavailable("cannot listen on " + config.listen);
+    }
+  }
+
+  // Admin listener: a unix socket in a private directory, 0600.
+  if (!config.admin_socket.empty()) {
+    std::filesystem::path sock(config.admin_socket);
+    std::error_code ec;
+    if (sock.has_parent_path()) std::filesystem::create_directories(sock.parent_path(), ec);
+    std::filesystem::remove(sock, ec);  // a stale socket from a previous run
+    // Restrict the umask while the socket file is created so it is never world-accessible,
+    // then set 0600 explicitly.
+    mode_t old_mask = umask(0177);
+    grpc::ServerBuilder b;
+    b.AddListeningPort("unix:" + std::filesystem::absolute(sock).string(),
+                       grpc::InsecureServerCredentials());
+    b.RegisterService(s->admin_service_.get());
+    s->admin_server_ = b.BuildAndStart();
+    umask(old_mask);
+    if (!s->admin_server_) return Status::Unavailable("cannot listen on unix socket " + config.admin_socket);
+    if (chmod(sock.c_str(), 0600) != 0) {
+      return Status::Unavailable("cannot chmod admin socket " + config.admin_socket);
+    }
+    s->admin_socket_ = config.admin_socket;
+  }
+  spdlog::get("api")->info("authorization listener on port {}, admin socket {}, database {}",
+                           s->port_, s->admin_socket_, config.database);
+  return s;
+}
+
+void Server::Wait() {
+  if (auth_server_) auth_server_->Wait();
+  if (admin_server_) admin_server_->Wait();
+}
+
+void Server::Shutdown() {
+  auto deadline =
+      std::chrono::system_clock::now() + std::chrono::milliseconds(config_.shutdown_grace_ms);
+  if (auth_server_) {
+    if (auto* health = auth_server_->GetHealthCheckService()) health->Shutdown();
+    auth_server_->Shutdown(deadline);
+  }
+  if (admin_server_) admin_server_->Shutdown(deadline);
+  if (audit_) audit_->Shutdown();
+}
+
+Server::~Server() {
+  Shutdown();
+  Wait();
+  if (!admin_socket_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove(admin_socket_, ec);
+  }
+}
+
+}  // namespace certgate::api

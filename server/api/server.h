@@ -1,0 +1,55 @@
+// Server: wires the store, audit writer, authorizer and gRPC services from a Config and runs
+// the listeners. main() only parses flags and calls this; integration tests use the binary.
+#pragma once
+
+#include <grpcpp/server.h>
+
+#include <memory>
+#include <string>
+
+#include "server/api/admin_service.h"
+#include "server/api/authorizer_service.h"
+#include "server/audit/audit_writer.h"
+#include "server/authz/authorizer.h"
+#include "server/config/config.h"
+#include "server/store/store.h"
+
+namespace certgate::api {
+
+// Not thread-safe except Shutdown(), which may be called from a signal-handling thread.
+class Server {
+ public:
+  // Opens the database (applying migrations), starts the audit writer and both listeners.
+  // Fails with a clear Status on any startup error (bad address, unusable database, ...).
+  static Result<std::unique_ptr<Server>> Start(const config::Config& config, const Clock& clock);
+  ~Server();
+
+  // The port the authorization listener bound (useful with port 0).
+  int port() const { return port_; }
+  const std::string& admin_socket() const { return admin_socket_; }
+
+  // Blocks until Shutdown() completes.
+  void Wait();
+  // Stops accepting calls, lets in-flight calls finish up to the configured grace period,
+  // flushes the audit writer. Idempotent.
+  void Shutdown();
+
+ private:
+  Server() = default;
+
+  config::Config config_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<audit::AuditWriter> audit_;
+  std::unique_ptr<authz::Authorizer> authorizer_;
+  std::unique_ptr<AuthorizerService> authorizer_service_;
+  std::unique_ptr<AdminService> admin_service_;
+  std::unique_ptr<grpc::Server> auth_server_;
+  std::unique_ptr<grpc::Server> admin_server_;
+  int port_ = 0;
+  std::string admin_socket_;
+};
+
+// Creates the named spdlog loggers (api, certs, store, audit) at the given level.
+void InitLogging(const std::string& level);
+
+}  // namespace certgate::api

@@ -1,0 +1,119 @@
+#include "server/config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "server/common/net.h"
+
+namespace certgate::config {
+namespace {
+
+const std::set<std::string>& KnownFormats() {
+  static const std::set<std::string> kFormats = {
+      "url-pem", "url-pem-aws", "xfcc",  "base64-der", "rfc9440", "traefik", "nginx-legacy",
+      "envoy",   "aws-alb",     "cloudflare", "nginx", "haproxy", "caddy", "gcp", "subject-serial"};
+  return kFormats;
+}
+
+Status CheckKeys(const YAML::Node& node, const std::set<std::string>& allowed,
+                 const std::string& where) {
+  if (!node.IsMap()) return Status::InvalidArgument(where + " must be a map");
+  for (const auto& kv : node) {
+    std::string key = kv.first.as<std::string>();
+    if (!allowed.count(key)) return Status::InvalidArgument("unknown config key '" + where + key + "'");
+  }
+  return Status::Ok();
+}
+
+template <typename T>
+void Read(const YAML::Node& node, const char* key, T& out) {
+  if (node[key]) out = node[key].as<T>();
+}
+
+}  // namespace
+
+Result<Config> ParseConfigYaml(const std::string& yaml_text) {
+  Config cfg;
+  try {
+    YAML::Node root = YAML::Load(yaml_text);
+    if (root.IsNull()) return cfg;
+    CERTGATE_RETURN_IF_ERROR(CheckKeys(root,
+                                       {"listen", "admin_socket", "database", "log_level",
+                                        "xfcc_element", "forwarders", "synchronous_full",
+                                        "shutdown_grace_ms", "audit_max_batch"},
+                                       ""));
+    Read(root, "listen", cfg.listen);
+    Read(root, "admin_socket", cfg.admin_socket);
+    Read(root, "database", cfg.database);
+    Read(root, "log_level", cfg.log_level);
+    Read(root, "xfcc_element", cfg.xfcc_element);
+    Read(root, "synchronous_full", cfg.synchronous_full);
+    Read(root, "shutdown_grace_ms", cfg.shutdown_grace_ms);
+    Read(root, "audit_max_batch", cfg.audit_max_batch);
+    if (root["forwarders"]) {
+      const YAML::Node& list = root["forwarders"];
+      if (!list.IsSequence()) return Status::InvalidArgument("forwarders must be a list");
+      for (const auto& item : list) {
+        CERTGATE_RETURN_IF_ERROR(CheckKeys(item,
+                                           {"name", "addresses", "encodings",
+                                            "require_verification", "allow_subject_serial"},
+                                           "forwarders[]."));
+        ForwarderConfig f;
+        Read(item, "name", f.name);
+        Read(item, "addresses", f.addresses);
+        Read(item, "encodings", f.encodings);
+        Read(item, "require_verification", f.require_verification);
+        Read(item, "allow_subject_serial", f.allow_subject_serial);
+        cfg.forwarders.push_back(std::move(f));
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(std::string("config: ") + e.what());
+  }
+  return cfg;
+}
+
+Result<Config> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("cannot read config file " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  Result<Config> cfg = ParseConfigYaml(ss.str());
+  if (!cfg.ok()) return Status::InvalidArgument(path + ": " + cfg.status().message());
+  return cfg;
+}
+
+Status Validate(const Config& cfg) {
+  if (cfg.listen.empty()) return Status::InvalidArgument("listen must not be empty");
+  if (cfg.database.empty()) return Status::InvalidArgument("database must not be empty");
+  static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn",
+                                                "error", "critical", "off"};
+  if (!kLevels.count(cfg.log_level)) {
+    return Status::InvalidArgument("log_level must be one of trace, debug, info, warn, error, critical, off");
+  }
+  if (cfg.shutdown_grace_ms < 0) return Status::InvalidArgument("shutdown_grace_ms must be >= 0");
+  if (cfg.audit_max_batch < 1 || cfg.audit_max_batch > 10000) {
+    return Status::InvalidArgument("audit_max_batch must be in 1..10000");
+  }
+  for (size_t i = 0; i < cfg.forwarders.size(); ++i) {
+    const ForwarderConfig& f = cfg.forwarders[i];
+    std::string where = "forwarders[" + std::to_string(i) + "]";
+    if (f.addresses.empty()) return Status::InvalidArgument(where + ".addresses must not be empty");
+    for (const std::string& a : f.addresses) {
+      if (a != "unix" && !net::ParseAddressPattern(a).has_value()) {
+        return Status::InvalidArgument(where + ".addresses: cannot parse '" + a + "'");
+      }
+    }
+    for (const std::string& e : f.encodings) {
+      if (!KnownFormats().count(e)) {
+        return Status::InvalidArgument(where + ".encodings: unknown encoding or preset '" + e + "'");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace certgate::config

@@ -1,0 +1,57 @@
+// Server configuration: plain structs with defaults written inline (like leveldb's Options),
+// parsed from YAML once at start, overridden by command-line flags, validated, immutable after.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "server/common/status.h"
+
+namespace certgate::config {
+
+// A caller allowed to forward certificates in headers (or as subject+serial).
+struct ForwarderConfig {
+  std::string name;
+  // Peer addresses this forwarder connects from: IPs ("127.0.0.1", "::1"), CIDR blocks
+  // ("10.0.0.0/8"), or "unix" for any unix-socket peer.
+  std::vector<std::string> addresses;
+  // Encodings or presets it may use ("xfcc", "envoy", ...). Empty: any.
+  std::vector<std::string> encodings;
+  // When non-empty, ForwardedHeader.verification must equal this (e.g. nginx "SUCCESS",
+  // HAProxy "0", Cloudflare "true"), else PROXY_VERIFICATION_FAILED.
+  std::string require_verification;
+  // Whether subject+serial credentials (no certificate) are accepted from this forwarder.
+  bool allow_subject_serial = true;
+};
+
+struct Config {
+  // Authorization listener (Authorize), host:port. Port 0 picks a free port.
+  std::string listen = "127.0.0.1:8443";
+  // Admin listener: a unix socket path, created with 0600 permissions.
+  std::string admin_socket = "data/admin.sock";
+  // SQLite database file.
+  std::string database = "data/certgate.db";
+  // trace, debug, info, warn, error, critical, off.
+  std::string log_level = "info";
+  // XFCC element describing the client: 0 = first (original client), -1 = last.
+  int xfcc_element = 0;
+  // Callers allowed to forward certificates. Empty: no forwarded credential is believed.
+  std::vector<ForwarderConfig> forwarders;
+  // PRAGMA synchronous=FULL for the database (durable audit rows).
+  bool synchronous_full = true;
+  // Maximum time to wait for in-flight calls on SIGTERM before cancelling them.
+  int64_t shutdown_grace_ms = 5000;
+  // Audit group commit: events per transaction.
+  int audit_max_batch = 256;
+};
+
+// Parses YAML text (keys as in the struct; `forwarders` a list of maps). Unknown keys are an
+// error (a typo must not silently disable a security setting). InvalidArgument with the key.
+Result<Config> ParseConfigYaml(const std::string& yaml_text);
+// Reads and parses a file. NotFound / InvalidArgument.
+Result<Config> LoadConfigFile(const std::string& path);
+// Checks the whole config (addresses parse, encodings known, ...). InvalidArgument naming the field.
+Status Validate(const Config& config);
+
+}  // namespace certgate::config
