@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "server/common/clock.h"
 #include "server/store/migrations.h"
@@ -17,11 +18,17 @@ struct SqliteOptions {
   bool synchronous_full = true;     // PRAGMA synchronous=FULL (durable audit) vs NORMAL
   int pool_size = 4;                // reader connections
   bool apply_migrations = true;     // apply pending migrations at open
+  // Open with SQLITE_OPEN_READONLY: reads work, every write fails with kUnavailable. For
+  // inspection tools and for tests (file permissions do not stop root). The file must exist and
+  // be fully migrated (else FailedPrecondition); WAL mode is not (re)configured.
+  bool read_only = false;
 };
 
 // Opens (creating if needed) the database and applies pending migrations inside one
-// transaction, recording the version in schema_version. Fails with FailedPrecondition if the
-// database's schema is newer than this binary knows; Unavailable if the file cannot be opened.
+// transaction, recording the version in schema_version (and PRAGMA user_version). Fails with
+// FailedPrecondition if the database's schema is newer than this binary knows; Unavailable if the
+// file cannot be opened or is not a database; InvalidArgument for bad options (empty path,
+// ":memory:", which a connection pool cannot share, pool_size < 1).
 // `clock` must outlive the store.
 Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options, const Clock& clock);
 
@@ -29,7 +36,8 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options, con
 Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options, const Clock& clock,
                                                const std::vector<Migration>& migrations);
 
-// The schema version recorded in the database file (0 if none). For tests and the CLI.
+// The schema version recorded in the database file (0 if none, or if the file does not exist).
+// Opens the file read-only and never creates it. For tests and the CLI.
 Result<int> ReadSchemaVersion(const std::string& path);
 
 }  // namespace certgate::store

@@ -113,50 +113,65 @@ class Store {
   virtual ~Store() = default;
 
   // --- users ---
-  // AlreadyExists if the name is taken; InvalidArgument if the name is empty.
+  // Assigns id/created_at (roles are stored sorted and de-duplicated) and returns the stored user.
+  // AlreadyExists if the name is taken; InvalidArgument if the name or a role is empty.
   virtual Result<User> CreateUser(const User& user) = 0;
   virtual Result<std::optional<User>> GetUser(int64_t id) = 0;
   virtual Result<std::optional<User>> GetUserByName(const std::string& name) = 0;
+  // Ordered by id.
   virtual Result<std::vector<User>> ListUsers() = 0;
   // NotFound if no such user.
   virtual Status SetUserDisabled(int64_t user_id, bool disabled) = 0;
+  // Replaces the user's roles. NotFound if no such user; InvalidArgument if a role is empty.
   virtual Status SetUserRoles(int64_t user_id, const std::vector<std::string>& roles) = 0;
 
   // --- enrolled certificates ---
   // Assigns id/created_at. NotFound if the user does not exist; AlreadyExists if the
-  // fingerprint (when set) or (issuer, serial) is already enrolled.
+  // fingerprint (when set) or (issuer, serial) is already enrolled; InvalidArgument if
+  // issuer_canonical or serial is empty.
   virtual Result<EnrolledCertificate> EnrollCertificate(const EnrolledCertificate& cert) = 0;
   virtual Result<std::optional<EnrolledCertificate>> FindCertificateByFingerprint(
       const std::string& fingerprint_sha256) = 0;
-  // All enrolled certificates with this canonical subject and serial (any issuer).
+  // All enrolled certificates with this canonical subject and serial (any issuer), by id.
   virtual Result<std::vector<EnrolledCertificate>> FindCertificatesBySubjectSerial(
       const std::string& subject_canonical, const std::string& serial) = 0;
   virtual Result<std::optional<EnrolledCertificate>> FindCertificateByIssuerSerial(
       const std::string& issuer_canonical, const std::string& serial) = 0;
+  // Ordered by id; all users' certificates when user_id is nullopt.
   virtual Result<std::vector<EnrolledCertificate>> ListCertificates(
       std::optional<int64_t> user_id) = 0;
 
   // --- revocations ---
   // Records a revocation keyed by (issuer, serial). If one already exists for that key it is
-  // kept (first revocation wins) and OK is returned.
+  // kept (first revocation wins) and OK is returned. revoked_at 0 means "now" (the store's clock).
+  // InvalidArgument if issuer_canonical or serial is empty or the reason is not a CRLReason.
   virtual Status AddRevocation(const Revocation& revocation) = 0;
   // Removes a certificateHold revocation. NotFound if there is none; FailedPrecondition if the
   // existing revocation's reason is not certificateHold.
   virtual Status ReleaseHold(const std::string& issuer_canonical, const std::string& serial) = 0;
-  // The revocation matching either the fingerprint (when non-empty) or (issuer, serial).
+  // The revocation matching either the fingerprint (when non-empty) or (issuer, serial); when
+  // both match different rows, the oldest revocation.
   virtual Result<std::optional<Revocation>> FindRevocation(
       const std::string& fingerprint_sha256, const std::string& issuer_canonical,
       const std::string& serial) = 0;
 
   // --- audit ---
   // Appends all events in ONE durable transaction and fills in each event's id. Either every
-  // event is committed or none is (and the error is returned).
+  // event is committed or none is (and the error is returned, the ids left 0). An event whose
+  // time is 0 is stamped with the store's clock. InvalidArgument (nothing written) if any event
+  // fails ValidateAuditEvent.
   virtual Status AppendAudit(std::vector<AuditEvent>& events) = 0;
-  // Newest first (unless after_id is set: then oldest first).
+  // Newest first (unless after_id is set: then oldest first). "Newest" is append order (id), not
+  // the time column, which comes from many request threads' clocks.
   virtual Result<std::vector<AuditEvent>> QueryAudit(const AuditQuery& query) = 0;
 
   // Cheap liveness probe of the backing database.
   virtual Status Ping() = 0;
 };
+
+// InvalidArgument if the event's decision or reason is not a defined enum value; such an event
+// makes AppendAudit reject its whole batch. The AuditWriter checks each event with this before
+// queueing it, so one malformed event cannot fail other callers' events.
+Status ValidateAuditEvent(const AuditEvent& event);
 
 }  // namespace certgate::store
