@@ -127,7 +127,7 @@ void PrintUser(const certgate::v1::User& u) {
 
 std::vector<std::string> CertRow(const certgate::v1::Certificate& c) {
   return {std::to_string(c.id()), c.user_name(), c.status(),
-          c.fingerprint_sha256().empty() ? "-" : c.fingerprint_sha256().substr(0, 16) + "…",
+          c.fingerprint_sha256().empty() ? "-" : c.fingerprint_sha256().substr(0, 16) + "...",
           c.serial(), c.subject(), FormatTime(c.not_after())};
 }
 

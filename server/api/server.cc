@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "server/store/sqlite_store.h"
 
@@ -61,6 +62,8 @@ Result<std::unique_ptr<Server>> Server::Start(const config::Config& config, cons
     b.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &s->port_);
     b.RegisterService(s->authorizer_service_.get());
     b.SetMaxReceiveMessageSize(1 << 20);
+    // The sync server's pollers wake at this interval; it bounds how long shutdown waits.
+    b.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::CQ_TIMEOUT_MSEC, 200);
     s->auth_server_ = b.BuildAndStart();
     if (!s->auth_server_ || s->port_ == 0) {
       return Status::Unavailable("cannot listen on " + config.listen);
@@ -80,6 +83,7 @@ Result<std::unique_ptr<Server>> Server::Start(const config::Config& config, cons
     b.AddListeningPort("unix:" + std::filesystem::absolute(sock).string(),
                        grpc::InsecureServerCredentials());
     b.RegisterService(s->admin_service_.get());
+    b.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::CQ_TIMEOUT_MSEC, 200);
     s->admin_server_ = b.BuildAndStart();
     umask(old_mask);
     if (!s->admin_server_) return Status::Unavailable("cannot listen on unix socket " + config.admin_socket);
@@ -101,11 +105,15 @@ void Server::Wait() {
 void Server::Shutdown() {
   auto deadline =
       std::chrono::system_clock::now() + std::chrono::milliseconds(config_.shutdown_grace_ms);
+  // Both listeners drain concurrently; the audit writer flushes after the last call finished.
+  std::thread admin_stop([&] {
+    if (admin_server_) admin_server_->Shutdown(deadline);
+  });
   if (auth_server_) {
     if (auto* health = auth_server_->GetHealthCheckService()) health->Shutdown();
     auth_server_->Shutdown(deadline);
   }
-  if (admin_server_) admin_server_->Shutdown(deadline);
+  admin_stop.join();
   if (audit_) audit_->Shutdown();
 }
 

@@ -160,7 +160,9 @@ TEST_F(AuthorizerTest, AnyStoreFailureIsAnErrorNeverADecision) {
     Authorizer a(Authorizer::Deps{failing, writer, clock_}, {});
     auto r = a.Authorize(Der(alice_.der));
     EXPECT_FALSE(r.ok()) << "a failure inside certgate must not produce a decision";
-    if (!r.ok()) EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+    }
     writer.Shutdown();
   }
 }
