@@ -25,7 +25,13 @@ struct AuditWriter::Pending {
 AuditWriter::AuditWriter(store::Store& store, AuditWriterOptions options)
     : store_(store), options_(options), thread_([this] { Run(); }) {}
 
-AuditWriter::~AuditWriter() { Shutdown(); }
+AuditWriter::~AuditWriter() {
+  Shutdown();
+  // The writer thread has answered every accepted event; wait until those callers have woken
+  // and released mu_ before the members they use are destroyed.
+  std::unique_lock<std::mutex> lock(mu_);
+  idle_cv_.wait(lock, [&] { return callers_ == 0; });
+}
 
 Result<int64_t> AuditWriter::Record(store::AuditEvent event) {
   // Reject a malformed event here, alone, rather than let it fail a whole batch of other callers.
@@ -40,8 +46,10 @@ Result<int64_t> AuditWriter::Record(store::AuditEvent event) {
                                      " events waiting)");
   }
   queue_.push_back(&pending);
+  ++callers_;
   work_cv_.notify_one();
   pending.cv.wait(lock, [&] { return pending.done; });
+  if (--callers_ == 0 && stopping_) idle_cv_.notify_all();
   if (!pending.status.ok()) return pending.status;
   return pending.id;
 }

@@ -31,7 +31,10 @@ class AuditWriter {
  public:
   // `store` must outlive the writer. Starts the writer thread.
   AuditWriter(store::Store& store, AuditWriterOptions options = {});
-  // Flushes everything queued, then stops the thread.
+  // Flushes everything queued, then stops the thread, then waits until every Record() call that
+  // was accepted has returned to its caller (so callers blocked in Record() when destruction
+  // begins get their answer instead of touching a destroyed writer). New Record() calls must not
+  // start once destruction has begun.
   ~AuditWriter();
   AuditWriter(const AuditWriter&) = delete;
   AuditWriter& operator=(const AuditWriter&) = delete;
@@ -63,6 +66,8 @@ class AuditWriter {
   std::condition_variable work_cv_;  // writer waits here for queue_ non-empty or stopping_
   std::deque<Pending*> queue_;       // FIFO; events not yet taken by the writer thread
   bool stopping_ = false;            // set once by Shutdown(); Record() then fails fast
+  int callers_ = 0;                  // Record() calls that queued an event and have not returned
+  std::condition_variable idle_cv_;  // signalled when callers_ drops to 0 after stopping_
   // (Each Pending's done/status/id fields are also guarded by mu_; see audit_writer.cc.)
 
   std::once_flag join_once_;  // the writer thread is joined exactly once
