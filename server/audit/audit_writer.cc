@@ -15,9 +15,9 @@ struct AuditWriter::Pending {
   store::AuditEvent event;
 
   // Guarded by AuditWriter::mu_:
-  bool done = false;       // the writer has filled status/id
-  Status status;           // the batch's outcome
-  int64_t id = 0;          // the row id when status is OK
+  bool done = false;           // the writer has filled status/id
+  Status status;               // the batch's outcome
+  int64_t id = 0;              // the row id when status is OK
   std::condition_variable cv;  // wakes exactly this caller; notified with mu_ held, because
                                // the caller destroys this Pending as soon as it sees done
 };

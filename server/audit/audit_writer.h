@@ -23,8 +23,8 @@
 namespace certgate::audit {
 
 struct AuditWriterOptions {
-  size_t max_batch = 256;        // events per transaction (0 is treated as 1)
-  size_t max_queue = 65536;      // beyond this Record() fails fast with ResourceExhausted
+  size_t max_batch = 256;    // events per transaction (0 is treated as 1)
+  size_t max_queue = 65536;  // beyond this Record() fails fast with ResourceExhausted
 };
 
 class AuditWriter {

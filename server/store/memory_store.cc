@@ -220,14 +220,13 @@ Status MemoryStore::ReleaseHold(const std::string& issuer_canonical, const std::
                           issuer_canonical);
 }
 
-Result<std::optional<Revocation>> MemoryStore::FindRevocation(
-    const std::string& fingerprint_sha256, const std::string& issuer_canonical,
-    const std::string& serial) {
+Result<std::optional<Revocation>> MemoryStore::FindRevocation(const std::string& fingerprint_sha256,
+                                                              const std::string& issuer_canonical,
+                                                              const std::string& serial) {
   std::lock_guard<std::mutex> lock(mu_);
   CERTGATE_RETURN_IF_ERROR(TakeInjectedFailure());
   for (const auto& [id, r] : revocations_) {
-    bool by_fingerprint =
-        !fingerprint_sha256.empty() && r.fingerprint_sha256 == fingerprint_sha256;
+    bool by_fingerprint = !fingerprint_sha256.empty() && r.fingerprint_sha256 == fingerprint_sha256;
     bool by_key = r.issuer_canonical == issuer_canonical && r.serial == serial;
     if (by_fingerprint || by_key) return std::optional<Revocation>(r);
   }

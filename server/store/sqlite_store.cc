@@ -101,9 +101,9 @@ Result<std::unique_ptr<Conn>> OpenConn(const SqliteOptions& options) {
   sqlite3_busy_timeout(db.get(), options.busy_timeout_ms);
   // Per-connection settings (not stored in the file).
   CERTGATE_RETURN_IF_ERROR(db.Exec("PRAGMA foreign_keys = ON", "cannot enable foreign keys"));
-  CERTGATE_RETURN_IF_ERROR(
-      db.Exec(options.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
-              "cannot set synchronous mode"));
+  CERTGATE_RETURN_IF_ERROR(db.Exec(
+      options.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+      "cannot set synchronous mode"));
   return std::make_unique<Conn>(std::move(db));
 }
 
@@ -188,13 +188,16 @@ Result<int> ReadVersion(sqlite3* db) {
   }
   STORE_ASSIGN_OR_RETURN(
       Stmt exists,
-      Stmt::Prepare(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
+      Stmt::Prepare(db,
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
                     false));
   STORE_ASSIGN_OR_RETURN(bool has_table, exists.Step());
   if (has_table) {
-    STORE_ASSIGN_OR_RETURN(Stmt st, Stmt::Prepare(db, "SELECT max(version) FROM schema_version", false));
+    STORE_ASSIGN_OR_RETURN(Stmt st,
+                           Stmt::Prepare(db, "SELECT max(version) FROM schema_version", false));
     STORE_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (row && !st.ColumnIsNull(0)) version = std::max(version, static_cast<int>(st.ColumnInt64(0)));
+    if (row && !st.ColumnIsNull(0))
+      version = std::max(version, static_cast<int>(st.ColumnInt64(0)));
   }
   return version;
 }
@@ -228,9 +231,9 @@ Status Migrate(Conn& conn, const SqliteOptions& options, const Clock& clock,
     STORE_ASSIGN_OR_RETURN(int version, ReadVersion(conn.db()));
     if (version > known) return NewerSchemaError(options.path, version, known);
     if (options.read_only && options.apply_migrations && version < known) {
-      return Status::FailedPrecondition(
-          "database " + options.path + " has schema version " + std::to_string(version) +
-          ", older than " + std::to_string(known) + ", and is opened read-only");
+      return Status::FailedPrecondition("database " + options.path + " has schema version " +
+                                        std::to_string(version) + ", older than " +
+                                        std::to_string(known) + ", and is opened read-only");
     }
     return Status::Ok();
   }
@@ -242,7 +245,8 @@ Status Migrate(Conn& conn, const SqliteOptions& options, const Clock& clock,
   if (version > known) return NewerSchemaError(options.path, version, known);
   if (version == known) return Status::Ok();  // nothing to do; the transaction rolls back
 
-  CERTGATE_RETURN_IF_ERROR(conn.handle().Exec(kCreateSchemaVersion, "cannot create schema_version"));
+  CERTGATE_RETURN_IF_ERROR(
+      conn.handle().Exec(kCreateSchemaVersion, "cannot create schema_version"));
   std::vector<std::string> applied;
   for (const Migration& m : migrations) {
     if (m.version <= version) continue;
@@ -272,10 +276,11 @@ Status Migrate(Conn& conn, const SqliteOptions& options, const Clock& clock,
 // --- row mapping ---
 
 #define USER_COLUMNS "id, name, display_name, disabled, created_at"
-#define CERT_COLUMNS                                                                           \
-  "id, user_id, fingerprint_sha256, issuer_canonical, subject_canonical, issuer_display, "    \
+#define CERT_COLUMNS                                                                       \
+  "id, user_id, fingerprint_sha256, issuer_canonical, subject_canonical, issuer_display, " \
   "subject_display, serial, not_before, not_after, der, spki_sha256, created_at"
-#define REVOCATION_COLUMNS "id, issuer_canonical, serial, fingerprint_sha256, reason, revoked_at, source"
+#define REVOCATION_COLUMNS \
+  "id, issuer_canonical, serial, fingerprint_sha256, reason, revoked_at, source"
 #define AUDIT_COLUMNS                                                                          \
   "id, time, kind, request_id, caller, fingerprint_sha256, subject, issuer, serial, user_id, " \
   "user_name, decision, reason, action, resource, message"
@@ -345,8 +350,8 @@ Result<AuditEvent> ReadAuditEvent(const Stmt& st) {
   std::string reason = st.ColumnText(12);
   std::optional<Reason> parsed = ParseReason(reason);
   if (!parsed) {
-    return Status::Internal("audit row " + std::to_string(e.id) + " has unknown reason '" +
-                            reason + "'");
+    return Status::Internal("audit row " + std::to_string(e.id) + " has unknown reason '" + reason +
+                            "'");
   }
   e.reason = *parsed;
   e.action = st.ColumnText(13);
@@ -435,9 +440,8 @@ Result<User> SqliteStore::CreateUser(const User& user) {
   stored.created_at = clock_.NowMicros();
   {
     STORE_ASSIGN_OR_RETURN(
-        Stmt * st,
-        conn->Prepare("INSERT INTO users (name, display_name, disabled, created_at) "
-                      "VALUES (?1, ?2, ?3, ?4)"));
+        Stmt * st, conn->Prepare("INSERT INTO users (name, display_name, disabled, created_at) "
+                                 "VALUES (?1, ?2, ?3, ?4)"));
     StmtScope s(*st);
     s->BindText(1, stored.name);
     s->BindText(2, stored.display_name);
@@ -471,8 +475,8 @@ Result<std::optional<User>> SqliteStore::GetUserWhere(std::string_view sql, Bind
     if (!found) return user;
     user = ReadUser(*s);
   }
-  STORE_ASSIGN_OR_RETURN(Stmt * st,
-                         conn->Prepare("SELECT role FROM user_roles WHERE user_id = ?1 ORDER BY role"));
+  STORE_ASSIGN_OR_RETURN(
+      Stmt * st, conn->Prepare("SELECT role FROM user_roles WHERE user_id = ?1 ORDER BY role"));
   StmtScope s(*st);
   s->BindInt64(1, user->id);
   while (true) {
@@ -499,7 +503,8 @@ Result<std::vector<User>> SqliteStore::ListUsers() {
   std::vector<User> users;
   std::map<int64_t, size_t> index;
   {
-    STORE_ASSIGN_OR_RETURN(Stmt * st, conn->Prepare("SELECT " USER_COLUMNS " FROM users ORDER BY id"));
+    STORE_ASSIGN_OR_RETURN(Stmt * st,
+                           conn->Prepare("SELECT " USER_COLUMNS " FROM users ORDER BY id"));
     StmtScope s(*st);
     while (true) {
       STORE_ASSIGN_OR_RETURN(bool row, s->Step());
@@ -627,9 +632,8 @@ Result<std::vector<EnrolledCertificate>> SqliteStore::FindCertificatesBySubjectS
 Result<std::optional<EnrolledCertificate>> SqliteStore::FindCertificateByIssuerSerial(
     const std::string& issuer_canonical, const std::string& serial) {
   STORE_ASSIGN_OR_RETURN(ConnPool::Lease conn, pool_.Acquire());
-  STORE_ASSIGN_OR_RETURN(Stmt * st,
-                         conn->Prepare("SELECT " CERT_COLUMNS " FROM certificates "
-                                       "WHERE issuer_canonical = ?1 AND serial = ?2"));
+  STORE_ASSIGN_OR_RETURN(Stmt * st, conn->Prepare("SELECT " CERT_COLUMNS " FROM certificates "
+                                                  "WHERE issuer_canonical = ?1 AND serial = ?2"));
   StmtScope s(*st);
   s->BindText(1, issuer_canonical);
   s->BindText(2, serial);
@@ -641,9 +645,8 @@ Result<std::optional<EnrolledCertificate>> SqliteStore::FindCertificateByIssuerS
 Result<std::vector<EnrolledCertificate>> SqliteStore::ListCertificates(
     std::optional<int64_t> user_id) {
   STORE_ASSIGN_OR_RETURN(ConnPool::Lease conn, pool_.Acquire());
-  STORE_ASSIGN_OR_RETURN(Stmt * st,
-                         conn->Prepare("SELECT " CERT_COLUMNS " FROM certificates "
-                                       "WHERE ?1 IS NULL OR user_id = ?1 ORDER BY id"));
+  STORE_ASSIGN_OR_RETURN(Stmt * st, conn->Prepare("SELECT " CERT_COLUMNS " FROM certificates "
+                                                  "WHERE ?1 IS NULL OR user_id = ?1 ORDER BY id"));
   StmtScope s(*st);
   if (user_id) s->BindInt64(1, *user_id);  // unbound (cleared) parameters are NULL
   std::vector<EnrolledCertificate> out;
@@ -661,9 +664,10 @@ Status SqliteStore::AddRevocation(const Revocation& revocation) {
   // First revocation wins: a later one for the same (issuer, serial) is a no-op.
   STORE_ASSIGN_OR_RETURN(
       Stmt * st,
-      conn->Prepare("INSERT INTO revocations (issuer_canonical, serial, fingerprint_sha256, reason, "
-                    "revoked_at, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
-                    "ON CONFLICT (issuer_canonical, serial) DO NOTHING"));
+      conn->Prepare(
+          "INSERT INTO revocations (issuer_canonical, serial, fingerprint_sha256, reason, "
+          "revoked_at, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+          "ON CONFLICT (issuer_canonical, serial) DO NOTHING"));
   StmtScope s(*st);
   s->BindText(1, revocation.issuer_canonical);
   s->BindText(2, revocation.serial);
@@ -679,9 +683,8 @@ Status SqliteStore::ReleaseHold(const std::string& issuer_canonical, const std::
   STORE_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(conn->db()));
   int64_t id = 0;
   {
-    STORE_ASSIGN_OR_RETURN(Stmt * st,
-                           conn->Prepare("SELECT id, reason FROM revocations "
-                                         "WHERE issuer_canonical = ?1 AND serial = ?2"));
+    STORE_ASSIGN_OR_RETURN(Stmt * st, conn->Prepare("SELECT id, reason FROM revocations "
+                                                    "WHERE issuer_canonical = ?1 AND serial = ?2"));
     StmtScope s(*st);
     s->BindText(1, issuer_canonical);
     s->BindText(2, serial);
@@ -707,9 +710,9 @@ Status SqliteStore::ReleaseHold(const std::string& issuer_canonical, const std::
   return txn.Commit();
 }
 
-Result<std::optional<Revocation>> SqliteStore::FindRevocation(
-    const std::string& fingerprint_sha256, const std::string& issuer_canonical,
-    const std::string& serial) {
+Result<std::optional<Revocation>> SqliteStore::FindRevocation(const std::string& fingerprint_sha256,
+                                                              const std::string& issuer_canonical,
+                                                              const std::string& serial) {
   STORE_ASSIGN_OR_RETURN(ConnPool::Lease conn, pool_.Acquire());
   // Two indexed lookups OR-ed together; an empty fingerprint binds NULL, which matches nothing.
   STORE_ASSIGN_OR_RETURN(

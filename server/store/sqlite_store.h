@@ -13,11 +13,11 @@
 namespace certgate::store {
 
 struct SqliteOptions {
-  std::string path;                 // database file; created if missing (with its parent dir)
+  std::string path;  // database file; created if missing (with its parent dir)
   int busy_timeout_ms = 5000;
-  bool synchronous_full = true;     // PRAGMA synchronous=FULL (durable audit) vs NORMAL
-  int pool_size = 4;                // reader connections
-  bool apply_migrations = true;     // apply pending migrations at open
+  bool synchronous_full = true;  // PRAGMA synchronous=FULL (durable audit) vs NORMAL
+  int pool_size = 4;             // reader connections
+  bool apply_migrations = true;  // apply pending migrations at open
   // Open with SQLITE_OPEN_READONLY: reads work, every write fails with kUnavailable. For
   // inspection tools and for tests (file permissions do not stop root). The file must exist and
   // be fully migrated (else FailedPrecondition); WAL mode is not (re)configured.

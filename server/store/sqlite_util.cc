@@ -130,8 +130,8 @@ void Stmt::BindInt64(int index, int64_t value) {
 }
 
 void Stmt::BindText(int index, std::string_view value) {
-  NoteBind(sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT,
-                               SQLITE_UTF8));
+  NoteBind(
+      sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
 }
 
 void Stmt::BindTextOrNull(int index, std::string_view value) {

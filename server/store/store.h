@@ -22,11 +22,11 @@ namespace certgate::store {
 
 struct User {
   int64_t id = 0;
-  std::string name;            // unique, non-empty
+  std::string name;  // unique, non-empty
   std::string display_name;
   bool disabled = false;
   std::vector<std::string> roles;  // e.g. "admin"; sorted, unique
-  int64_t created_at = 0;      // Unix micros
+  int64_t created_at = 0;          // Unix micros
 };
 
 struct EnrolledCertificate {
@@ -36,14 +36,14 @@ struct EnrolledCertificate {
   std::string fingerprint_sha256;  // lowercase hex
   std::string issuer_canonical;    // DistinguishedName::Canonical()
   std::string subject_canonical;
-  std::string issuer_display;      // RFC 4514 text, for humans
+  std::string issuer_display;  // RFC 4514 text, for humans
   std::string subject_display;
-  std::string serial;              // normalised hex (serial.h)
-  int64_t not_before = 0;          // Unix seconds; 0 when unknown
-  int64_t not_after = 0;           // Unix seconds; 0 when unknown
-  std::string der;                 // empty when enrolled without the certificate
-  std::string spki_sha256;         // empty when unknown
-  int64_t created_at = 0;          // Unix micros
+  std::string serial;       // normalised hex (serial.h)
+  int64_t not_before = 0;   // Unix seconds; 0 when unknown
+  int64_t not_after = 0;    // Unix seconds; 0 when unknown
+  std::string der;          // empty when enrolled without the certificate
+  std::string spki_sha256;  // empty when unknown
+  int64_t created_at = 0;   // Unix micros
 };
 
 // RFC 5280 CRLReason codes (stored as the integer).
@@ -68,34 +68,34 @@ struct Revocation {
   std::string serial;
   std::string fingerprint_sha256;  // may be empty
   RevocationReason reason = RevocationReason::kUnspecified;
-  int64_t revoked_at = 0;          // Unix micros
-  std::string source;              // "admin" or "crl"
+  int64_t revoked_at = 0;  // Unix micros
+  std::string source;      // "admin" or "crl"
 };
 
 enum class Decision { kAllow, kDeny };
 
 struct AuditEvent {
-  int64_t id = 0;                  // assigned by the store on append
-  int64_t time = 0;                // Unix micros
-  std::string kind;                // "authorize" or "admin"
+  int64_t id = 0;    // assigned by the store on append
+  int64_t time = 0;  // Unix micros
+  std::string kind;  // "authorize" or "admin"
   std::string request_id;
-  std::string caller;              // gRPC peer (and its mTLS identity when known)
+  std::string caller;  // gRPC peer (and its mTLS identity when known)
   std::string fingerprint_sha256;
-  std::string subject;             // RFC 4514 display text
+  std::string subject;  // RFC 4514 display text
   std::string issuer;
   std::string serial;
   std::optional<int64_t> user_id;
   std::string user_name;
   Decision decision = Decision::kDeny;
-  Reason reason = Reason::kNone;   // kNone for allows
+  Reason reason = Reason::kNone;  // kNone for allows
   std::string action;
   std::string resource;
   std::string message;
 };
 
 struct AuditQuery {
-  std::optional<int64_t> since;    // Unix micros, inclusive
-  std::optional<int64_t> until;    // Unix micros, exclusive
+  std::optional<int64_t> since;  // Unix micros, inclusive
+  std::optional<int64_t> until;  // Unix micros, exclusive
   std::optional<int64_t> user_id;
   std::optional<std::string> fingerprint_sha256;
   std::optional<Decision> decision;
@@ -151,9 +151,9 @@ class Store {
   virtual Status ReleaseHold(const std::string& issuer_canonical, const std::string& serial) = 0;
   // The revocation matching either the fingerprint (when non-empty) or (issuer, serial); when
   // both match different rows, the oldest revocation.
-  virtual Result<std::optional<Revocation>> FindRevocation(
-      const std::string& fingerprint_sha256, const std::string& issuer_canonical,
-      const std::string& serial) = 0;
+  virtual Result<std::optional<Revocation>> FindRevocation(const std::string& fingerprint_sha256,
+                                                           const std::string& issuer_canonical,
+                                                           const std::string& serial) = 0;
 
   // --- audit ---
   // Appends all events in ONE durable transaction and fills in each event's id. Either every

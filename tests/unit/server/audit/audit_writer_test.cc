@@ -452,8 +452,7 @@ TEST(AuditWriterSqlite, GroupCommitThroughputWithManyThreads) {
     }
     for (std::thread& t : threads) t.join();
   }
-  double single_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double single_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ASSERT_EQ(errors.load(), 0);
 
   std::printf(

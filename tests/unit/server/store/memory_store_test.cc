@@ -1,8 +1,9 @@
 // MemoryStore's fault-injection seam (its Store semantics are covered by the conformance suite).
+#include "server/store/memory_store.h"
+
 #include <gtest/gtest.h>
 
 #include "server/common/clock.h"
-#include "server/store/memory_store.h"
 #include "tests/unit/server/store/store_test_util.h"
 
 namespace certgate::store {

@@ -1,5 +1,7 @@
 // SQLite-specific behaviour of the store: migrations, durability of the schema version, visibility
 // of other connections' writes, concurrency, atomic audit batches, and error mapping.
+#include "server/store/sqlite_store.h"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,7 +16,6 @@
 
 #include "server/common/clock.h"
 #include "server/store/migrations.h"
-#include "server/store/sqlite_store.h"
 #include "server/store/sqlite_util.h"
 #include "tests/support/testdata.h"
 #include "tests/unit/server/store/store_test_util.h"

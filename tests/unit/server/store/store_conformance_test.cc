@@ -298,10 +298,9 @@ TEST_P(StoreConformance, EnrollForUnknownUserIsNotFound) {
 
 TEST_P(StoreConformance, EnrollWithoutIssuerOrSerialIsInvalidArgument) {
   User alice = AddUser("alice");
-  EXPECT_EQ(store_->EnrollCertificate(MakeCert(alice.id, "aa11", "", "cn=alice", "01"))
-                .status()
-                .code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      store_->EnrollCertificate(MakeCert(alice.id, "aa11", "", "cn=alice", "01")).status().code(),
+      StatusCode::kInvalidArgument);
   EXPECT_EQ(store_->EnrollCertificate(MakeCert(alice.id, "aa11", "cn=ca1", "cn=alice", ""))
                 .status()
                 .code(),
@@ -312,8 +311,8 @@ TEST_P(StoreConformance, FindBySubjectAndSerialReturnsEveryIssuerInIdOrder) {
   User alice = AddUser("alice");
   User bob = AddUser("bob");
   EnrolledCertificate from_ca1 = Enroll(MakeCert(alice.id, "aa11", "cn=ca1", "cn=alice", "07"));
-  Enroll(MakeCert(alice.id, "aa12", "cn=ca1", "cn=alice", "08"));    // other serial
-  Enroll(MakeCert(bob.id, "bb11", "cn=ca3", "cn=bob", "07"));        // other subject
+  Enroll(MakeCert(alice.id, "aa12", "cn=ca1", "cn=alice", "08"));  // other serial
+  Enroll(MakeCert(bob.id, "bb11", "cn=ca3", "cn=bob", "07"));      // other subject
   EnrolledCertificate from_ca2 = Enroll(MakeCert(bob.id, "", "cn=ca2", "cn=alice", "07"));
 
   Result<std::vector<EnrolledCertificate>> found =
@@ -379,8 +378,8 @@ Revocation MakeRevocation(const std::string& issuer, const std::string& serial,
 
 TEST_P(StoreConformance, FirstRevocationWins) {
   ASSERT_TRUE(store_
-                  ->AddRevocation(MakeRevocation("cn=ca1", "01", "aa11",
-                                                 RevocationReason::kCertificateHold))
+                  ->AddRevocation(
+                      MakeRevocation("cn=ca1", "01", "aa11", RevocationReason::kCertificateHold))
                   .ok());
   Revocation later = MakeRevocation("cn=ca1", "01", "", RevocationReason::kKeyCompromise);
   later.source = "crl";
@@ -449,9 +448,9 @@ TEST_P(StoreConformance, InvalidRevocationIsInvalidArgument) {
   EXPECT_EQ(
       store_->AddRevocation(MakeRevocation("", "01", "", RevocationReason::kUnspecified)).code(),
       StatusCode::kInvalidArgument);
-  EXPECT_EQ(
-      store_->AddRevocation(MakeRevocation("cn=ca1", "", "", RevocationReason::kUnspecified)).code(),
-      StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->AddRevocation(MakeRevocation("cn=ca1", "", "", RevocationReason::kUnspecified))
+                .code(),
+            StatusCode::kInvalidArgument);
   EXPECT_EQ(
       store_->AddRevocation(MakeRevocation("cn=ca1", "01", "", static_cast<RevocationReason>(7)))
           .code(),
@@ -460,8 +459,8 @@ TEST_P(StoreConformance, InvalidRevocationIsInvalidArgument) {
 
 TEST_P(StoreConformance, ReleaseHoldRemovesOnlyAHold) {
   ASSERT_TRUE(store_
-                  ->AddRevocation(MakeRevocation("cn=ca1", "01", "aa11",
-                                                 RevocationReason::kCertificateHold))
+                  ->AddRevocation(
+                      MakeRevocation("cn=ca1", "01", "aa11", RevocationReason::kCertificateHold))
                   .ok());
   ASSERT_TRUE(
       store_->AddRevocation(MakeRevocation("cn=ca1", "02", "", RevocationReason::kKeyCompromise))
@@ -526,7 +525,8 @@ TEST_P(StoreConformance, AuditRoundTripsEveryFieldAndEveryReason) {
   events.push_back(allow);
   int64_t t = 200;
   for (Reason r : kAllReasons) {
-    AuditEvent deny = MakeEvent(std::string("req-") + std::string(ReasonName(r)), Decision::kDeny, r);
+    AuditEvent deny =
+        MakeEvent(std::string("req-") + std::string(ReasonName(r)), Decision::kDeny, r);
     deny.time = t++;
     deny.kind = "admin";
     deny.message = "denied";
@@ -605,8 +605,8 @@ class AuditQueryTest : public StoreConformance {
 using Strings = std::vector<std::string>;
 
 TEST_P(AuditQueryTest, DefaultIsNewestFirst) {
-  EXPECT_EQ(RequestIds({}), (Strings{"req-a@60", "req-e@50", "req-d@40", "req-c@30", "req-b@20",
-                                     "req-a@10"}));
+  EXPECT_EQ(RequestIds({}),
+            (Strings{"req-a@60", "req-e@50", "req-d@40", "req-c@30", "req-b@20", "req-a@10"}));
 }
 
 TEST_P(AuditQueryTest, SinceIsInclusiveAndUntilExclusive) {
