@@ -20,19 +20,19 @@ struct CertificateFacts {
   std::string fingerprint_sha256;  // lowercase hex SHA-256 of der (64 chars)
   DistinguishedName subject;
   DistinguishedName issuer;
-  std::string serial;              // normalised as in serial.h
-  int64_t not_before = 0;          // Unix seconds
-  int64_t not_after = 0;           // Unix seconds
+  std::string serial;      // normalised as in serial.h
+  int64_t not_before = 0;  // Unix seconds
+  int64_t not_after = 0;   // Unix seconds
   std::vector<std::string> dns_sans;
   std::vector<std::string> uri_sans;
   std::vector<std::string> email_sans;
-  bool is_ca = false;              // basicConstraints cA=TRUE
-  bool has_eku = false;            // has an extendedKeyUsage extension
-  bool eku_client_auth = false;    // EKU contains id-kp-clientAuth (or anyExtendedKeyUsage)
-  std::string key_type;            // "RSA", "EC", "ED25519", ...
+  bool is_ca = false;            // basicConstraints cA=TRUE
+  bool has_eku = false;          // has an extendedKeyUsage extension
+  bool eku_client_auth = false;  // EKU contains id-kp-clientAuth (or anyExtendedKeyUsage)
+  std::string key_type;          // "RSA", "EC", "ED25519", ...
   int key_bits = 0;
-  std::string spki_sha256;         // lowercase hex SHA-256 of the DER SubjectPublicKeyInfo
-  bool self_issued = false;        // subject == issuer (canonical)
+  std::string spki_sha256;   // lowercase hex SHA-256 of the DER SubjectPublicKeyInfo
+  bool self_issued = false;  // subject == issuer (canonical)
 };
 
 // Parses exactly one DER-encoded X.509 Certificate. Strict: the input must be one DER SEQUENCE

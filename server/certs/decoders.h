@@ -37,8 +37,8 @@ enum class DecodeStatus {
 
 struct DecodedChain {
   DecodeStatus status = DecodeStatus::kMalformed;
-  std::string message;               // why, when not kOk (safe to return to the caller)
-  std::vector<std::string> certs;    // DER of each certificate, leaf first (when kOk)
+  std::string message;             // why, when not kOk (safe to return to the caller)
+  std::vector<std::string> certs;  // DER of each certificate, leaf first (when kOk)
 };
 
 struct DecodeOptions {

@@ -15,6 +15,10 @@ namespace certgate::certs {
 struct DnAttribute {
   std::string oid;    // dotted OID, e.g. "2.5.4.3" for CN
   std::string value;  // the value as UTF-8 text (as written; not case-folded)
+  // Added: true when the value is not a character string (an ASN.1 type that has no text form);
+  // `value` then holds "#" followed by the lowercase hex of its DER encoding (RFC 4514's form).
+  // Kept apart so that such a value never equals a string that happens to start with '#'.
+  bool ber = false;
   bool operator==(const DnAttribute&) const = default;
 };
 
@@ -32,10 +36,17 @@ struct DistinguishedName {
   // names never collide. Two names are the same name iff their Canonical() strings are equal.
   std::string Canonical() const;
 
-  // RFC 4514 text for display: most specific RDN first, short names (CN, O, OU, C, L, ST, DC,
+  // RFC 4514 text for display: most specific RDN first (the attribute sequence reversed, also
+  // inside a multi-valued RDN, exactly as OpenSSL's RFC 2253 printer and nginx write it; the
+  // parsers below undo that), short names (CN, O, OU, C, L, ST, DC,
   // UID, emailAddress, serialNumber, ...) where known, dotted OID otherwise, RFC 4514 escapes.
   std::string ToRfc4514() const;
 };
+
+// Added: parses a DER-encoded X.509 Name (the bytes of a certificate's subject or issuer field)
+// by attribute OID. Values of string types become UTF-8; other types become `ber` attributes.
+// Fails with InvalidArgument on anything that is not exactly one DER Name.
+Result<DistinguishedName> ParseDerName(std::string_view der);
 
 // Parses RFC 4514 / RFC 2253 text ("CN=Alice,O=Example\, Inc.,C=US"): escapes \, \+ \" \\ \;
 // \< \> \= \# and \<hex><hex> (UTF-8 byte sequences), multi-valued RDNs joined by '+', optional
