@@ -129,8 +129,14 @@ Result<std::vector<XfccElement>> ParseXfcc(std::string_view s) {
       ++i;
       bool closed = false;
       while (i < s.size()) {
-        if (s[i] == '\\' && i + 1 < s.size() && s[i + 1] == '"') {
-          pair.value.push_back('"');
+        if (s[i] == '\\') {
+          // A backslash escapes the next character, whatever it is: neither an escaped quote
+          // nor an escaped backslash ends the value. Envoy puts the subject's RFC 2253 text
+          // between the quotes as is, and in that text every quote and backslash inside a
+          // value is escaped. The pair is kept verbatim: only the tokenization matters here
+          // (identity never comes from this text).
+          if (i + 1 == s.size()) break;
+          pair.value.append(s.substr(i, 2));
           i += 2;
         } else if (s[i] == '"') {
           ++i;

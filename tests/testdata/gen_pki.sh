@@ -242,11 +242,9 @@ ossl x509 -in lookalike.pem -outform DER -out lookalike.der
 # rogue_ca: another key with the root's exact subject; rogue_alice: alice's subject and serial.
 ec_key rogue_ca
 self_signed_ca rogue_ca "$ROOT_SUBJ"
-rm -f rogue_ca.der
 new_ca rogue rogue_ca.pem rogue_ca.key
 ec_key rogue_alice
 issue rogue rogue_alice "$ALICE_SUBJ" alice "$ALICE_SERIAL"
-rm -f rogue_alice.key
 
 # ---- revocation and non-certificate DER ---------------------------------------------------------
 ossl ca -batch -config "$WORK/root/ca.cnf" -revoke erin.pem -crl_reason keyCompromise

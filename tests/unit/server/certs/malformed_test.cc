@@ -111,7 +111,7 @@ std::vector<Case> MalformedCases() {
        [] { return AwsEscape(Pem("alice") + PemOf(Der("ca") + "xx")); }},
       {"aws_oversize", kAws, [] { return Oversize(AwsEscape(Pem("alice"))); }},
       {"aws_control_character", kAws, [] { return InsertAt(AwsEscape(Pem("alice")), 80, "\x7f"); }},
-      {"aws_space_for_plus", kAws,
+      {"aws_space_in_body", kAws,
        [] {
          auto v = AwsEscape(Pem("alice"));
          v[v.find("%0a") + 10] = ' ';

@@ -61,10 +61,18 @@ TEST(XfccDecoder, AcceptsUnquotedCertCaseInsensitiveKeysAndWhitespace) {
 }
 
 TEST(XfccDecoder, SubjectWithEscapedQuotesAndSeparators) {
-  // carol's RFC 2253 subject holds '"', ',' and '+'; Envoy quotes it and escapes the quotes.
+  // carol's RFC 2253 subject holds \", \, and \+ escapes; Envoy puts it between quotes as is.
   const std::string value =
       "Subject=" + XfccQuote(ReadLine("carol.subject")) + ";" + CertOf("carol") + ";DNS=a;DNS=b";
   ExpectLeaf(Decode(value), "carol");
+}
+
+TEST(XfccDecoder, BackslashEscapesAnyCharacterInsideQuotes) {
+  // RFC 2253 text ending in an escaped backslash: the quote after "\\" closes the value.
+  ExpectLeaf(Decode("Subject=\"CN=x\\\\\";" + CertOf("alice")), "alice");
+  // A lone backslash before the closing quote escapes it: the value never ends.
+  EXPECT_EQ(Decode("Subject=\"CN=x\\\";" + CertOf("alice")).status, DecodeStatus::kMalformed);
+  EXPECT_EQ(Decode(CertOf("alice") + ";Subject=\"CN=x\\").status, DecodeStatus::kMalformed);
 }
 
 TEST(XfccDecoder, ChoosesTheConfiguredElement) {
