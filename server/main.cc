@@ -52,8 +52,8 @@ int main(int argc, char** argv) {
   }
   // Machine-readable readiness line (tests read the bound port from it).
   const std::string host = cfg.listen.substr(0, cfg.listen.rfind(':'));
-  std::printf("certgate-server ready: listen=%s:%d admin=%s\n", host.c_str(), (*server)->port(),
-              (*server)->admin_socket().c_str());
+  std::printf("certgate-server ready: listen=%s:%d admin=%s admin_tcp_port=%d\n", host.c_str(),
+              (*server)->port(), (*server)->admin_socket().c_str(), (*server)->admin_tcp_port());
   std::fflush(stdout);
 
   std::thread waiter([&] {

@@ -10,7 +10,15 @@
 #include <iostream>
 #include <sstream>
 
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <thread>
+
 #include "certgate/client.h"
+#include "server/api/embedded_admin.h"
+#include "server/config/config.h"
 
 namespace {
 
@@ -20,6 +28,8 @@ constexpr int kExitUsage = 2;
 
 struct Globals {
   std::string server;
+  std::string db;      // direct-database mode (admin commands only)
+  std::string config;  // server config (forwarders for explain) in --db mode
   std::string ca, cert, key, server_name;
   std::string output = "table";
   int timeout_ms = 10000;
@@ -76,6 +86,47 @@ void PrintTable(const std::vector<std::string>& header, const std::vector<std::v
   for (const auto& r : rows) line(r);
 }
 
+std::string AdminDefault() { return Env("CERTGATE_ADMIN_SOCKET", "unix:data/admin.sock"); }
+std::string AuthzDefault() { return Env("CERTGATE_SERVER", "127.0.0.1:8443"); }
+
+// "2026-01-02T03:04:05Z" or a duration back from now: "90s", "15m", "2h", "7d".
+bool ParseTimeArg(const std::string& text, google::protobuf::Timestamp* out) {
+  if (text.empty()) return false;
+  char unit = text.back();
+  if (std::string("smhd").find(unit) != std::string::npos && text.size() > 1) {
+    std::string num = text.substr(0, text.size() - 1);
+    if (num.find_first_not_of("0123456789") != std::string::npos) return false;
+    int64_t n = std::stoll(num);
+    int64_t mult = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : 86400;
+    out->set_seconds(static_cast<int64_t>(std::time(nullptr)) - n * mult);
+    return true;
+  }
+  std::tm tm{};
+  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  if (!end || *end != '\0') return false;
+  out->set_seconds(timegm(&tm));
+  return true;
+}
+
+std::string ToJsonLine(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, opts);
+  return out;
+}
+
+std::vector<std::string> AuditRow(const certgate::v1::AuditEvent& e) {
+  return {std::to_string(e.id()), FormatTime(e.time()), e.kind(), e.decision(),
+          e.reason().empty() ? "-" : e.reason(), e.user_name().empty() ? "-" : e.user_name(),
+          e.request_id().empty() ? "-" : e.request_id(), e.action().empty() ? "-" : e.action(),
+          e.caller()};
+}
+const std::vector<std::string> kAuditHeader = {"ID",   "TIME",       "KIND",   "DECISION", "REASON",
+                                               "USER", "REQUEST ID", "ACTION", "CALLER"};
+
+std::atomic<bool> g_interrupted{false};
+
 int RpcError(const grpc::Status& s) {
   std::fprintf(stderr, "certgate: %s (%d): %s\n",
                s.error_code() == grpc::StatusCode::UNAVAILABLE ? "server unavailable" : "error",
@@ -91,7 +142,34 @@ int RpcError(const grpc::Status& s) {
   }
 }
 
-std::unique_ptr<certgate::Client> Connect(const Globals& g, const std::string& default_target) {
+// Keeps the in-process admin service alive for the whole command in --db mode.
+std::unique_ptr<certgate::api::EmbeddedAdmin> g_embedded;
+
+// Connects to the admin API (admin=true) or the authorization listener.
+std::unique_ptr<certgate::Client> Connect(const Globals& g, bool admin) {
+  const std::string default_target = admin ? AdminDefault() : AuthzDefault();
+  if (!g.db.empty() && admin) {
+    certgate::config::Config cfg;
+    if (!g.config.empty()) {
+      auto loaded = certgate::config::LoadConfigFile(g.config);
+      if (!loaded.ok()) {
+        std::fprintf(stderr, "certgate: %s\n", loaded.status().message().c_str());
+        return nullptr;
+      }
+      cfg = *loaded;
+    }
+    const char* user = std::getenv("USER");
+    std::string actor = "cli --db uid=" + std::to_string(getuid()) + (user ? std::string(" user=") + user : "");
+    auto opened = certgate::api::EmbeddedAdmin::Open(g.db, actor, cfg);
+    if (!opened.ok()) {
+      std::fprintf(stderr, "certgate: cannot open database %s: %s\n", g.db.c_str(),
+                   opened.status().ToString().c_str());
+      return nullptr;
+    }
+    g_embedded = std::move(*opened);
+    return std::make_unique<certgate::Client>(g_embedded->channel(),
+                                              std::chrono::milliseconds(g.timeout_ms));
+  }
   certgate::ChannelOptions o;
   o.target = g.server.empty() ? default_target : g.server;
   o.ca_file = g.ca;
@@ -112,8 +190,6 @@ std::string StripTrailingNewlines(std::string s) {
   return s;
 }
 
-std::string AdminDefault() { return Env("CERTGATE_ADMIN_SOCKET", "unix:data/admin.sock"); }
-std::string AuthzDefault() { return Env("CERTGATE_SERVER", "127.0.0.1:8443"); }
 
 void PrintUser(const certgate::v1::User& u) {
   PrintTable({"ID", "NAME", "DISPLAY NAME", "DISABLED", "ROLES"},
@@ -144,6 +220,8 @@ int main(int argc, char** argv) {
       "  certgate authorize --preset envoy xfcc.txt\n"
       "  certgate cert revoke --fingerprint 3f2a...\n"
       "  certgate audit list --limit 20 -o json\n"
+      "  certgate audit tail -f\n"
+      "  certgate --db data/certgate.db user create root --role admin   # bootstrap, no server\n"
       "Environment: CERTGATE_SERVER (authorize target), CERTGATE_ADMIN_SOCKET (admin target).");
   Globals g;
   app.add_option("--server", g.server,
@@ -156,6 +234,10 @@ int main(int argc, char** argv) {
   app.add_option("-o,--output", g.output, "output format: table or json")
       ->check(CLI::IsMember({"table", "json"}));
   app.add_option("--timeout-ms", g.timeout_ms, "RPC deadline in milliseconds");
+  app.add_option("--db", g.db,
+                 "operate directly on this SQLite database instead of a server (admin commands; "
+                 "for bootstrap and recovery)");
+  app.add_option("--config", g.config, "server config file (forwarders for explain) with --db");
 
   int exit_code = kExitOk;
 
@@ -220,7 +302,7 @@ int main(int argc, char** argv) {
     req.set_request_id(a_request_id);
     req.set_action(a_action);
     req.set_resource(a_resource);
-    auto client = Connect(g, AuthzDefault());
+    auto client = Connect(g, false);
     if (!client) { exit_code = kExitUsage; return; }
     certgate::v1::AuthorizeResponse resp;
     grpc::Status s = client->Authorize(req, &resp);
@@ -254,7 +336,7 @@ int main(int argc, char** argv) {
   u_create->add_option("--display-name", u_display, "display name");
   u_create->add_option("--role", u_roles, "role (repeatable), e.g. admin");
   u_create->callback([&] {
-    auto client = Connect(g, AdminDefault());
+    auto client = Connect(g, true);
     if (!client) { exit_code = kExitUsage; return; }
     certgate::v1::CreateUserRequest req;
     req.set_name(u_name);
@@ -268,7 +350,7 @@ int main(int argc, char** argv) {
   });
   auto* u_list = user->add_subcommand("list", "list users");
   u_list->callback([&] {
-    auto client = Connect(g, AdminDefault());
+    auto client = Connect(g, true);
     if (!client) { exit_code = kExitUsage; return; }
     certgate::v1::ListUsersResponse resp;
     auto ctx = client->NewContext();
@@ -288,7 +370,7 @@ int main(int argc, char** argv) {
   auto* u_get = user->add_subcommand("get", "show one user");
   u_get->add_option("name", u_get_name, "user name")->required();
   u_get->callback([&] {
-    auto client = Connect(g, AdminDefault());
+    auto client = Connect(g, true);
     if (!client) { exit_code = kExitUsage; return; }
     certgate::v1::GetUserRequest req;
     req.set_name(u_get_name);
@@ -305,7 +387,7 @@ int main(int argc, char** argv) {
                                              : "re-enable a user");
     sub->add_option("name", u_toggle_name, "user name")->required();
     sub->callback([&, disable] {
-      auto client = Connect(g, AdminDefault());
+      auto client = Connect(g, true);
       if (!client) { exit_code = kExitUsage; return; }
       certgate::v1::SetUserDisabledRequest req;
       req.set_name(u_toggle_name);
@@ -317,6 +399,25 @@ int main(int argc, char** argv) {
       if (g.output == "json") std::cout << ToJson(resp) << "\n"; else PrintUser(resp);
     });
   }
+
+  std::string u_roles_name;
+  std::vector<std::string> u_roles_set;
+  auto* u_roles_cmd = user->add_subcommand("roles", "replace a user's roles");
+  u_roles_cmd->footer("Examples:\n  certgate user roles alice --role admin\n  certgate user roles alice   # removes every role");
+  u_roles_cmd->add_option("name", u_roles_name, "user name")->required();
+  u_roles_cmd->add_option("--role", u_roles_set, "role (repeatable); none removes all");
+  u_roles_cmd->callback([&] {
+    auto client = Connect(g, true);
+    if (!client) { exit_code = kExitUsage; return; }
+    certgate::v1::SetUserRolesRequest req;
+    req.set_name(u_roles_name);
+    for (const auto& r : u_roles_set) req.add_roles(r);
+    certgate::v1::User resp;
+    auto ctx = client->NewContext();
+    grpc::Status s = client->admin().SetUserRoles(ctx.get(), req, &resp);
+    if (!s.ok()) { exit_code = RpcError(s); return; }
+    if (g.output == "json") std::cout << ToJson(resp) << "\n"; else PrintUser(resp);
+  });
 
   // ---- cert ----
   auto* cert = app.add_subcommand("cert", "manage enrolled certificates");
@@ -364,7 +465,7 @@ int main(int argc, char** argv) {
         req.set_certificate_der(data);
       }
     }
-    auto client = Connect(g, AdminDefault());
+    auto client = Connect(g, true);
     if (!client) { exit_code = kExitUsage; return; }
     certgate::v1::Certificate resp;
     auto ctx = client->NewContext();
@@ -374,13 +475,20 @@ int main(int argc, char** argv) {
     PrintTable({"ID", "USER", "STATUS", "FINGERPRINT", "SERIAL", "SUBJECT", "NOT AFTER"}, {CertRow(resp)});
   });
   auto* c_list = cert->add_subcommand("list", "list enrolled certificates");
-  std::string l_user;
+  std::string l_user, l_status;
+  int l_expiring = 0;
+  c_list->footer("Examples:\n  certgate cert list --user alice\n  certgate cert list --status active --expiring-days 30");
   c_list->add_option("--user", l_user, "only this user's certificates");
+  c_list->add_option("--status", l_status, "active, revoked or on_hold")
+      ->check(CLI::IsMember({"active", "revoked", "on_hold"}));
+  c_list->add_option("--expiring-days", l_expiring, "only certificates expiring within N days");
   c_list->callback([&] {
-    auto client = Connect(g, AdminDefault());
+    auto client = Connect(g, true);
     if (!client) { exit_code = kExitUsage; return; }
     certgate::v1::ListCertificatesRequest req;
     req.set_user_name(l_user);
+    req.set_status(l_status);
+    req.set_expiring_within_days(l_expiring);
     certgate::v1::ListCertificatesResponse resp;
     auto ctx = client->NewContext();
     grpc::Status s = client->admin().ListCertificates(ctx.get(), req, &resp);
@@ -395,8 +503,10 @@ int main(int argc, char** argv) {
       "Examples:\n"
       "  certgate cert revoke --fingerprint 3f2a...e9\n"
       "  certgate cert revoke --issuer 'CN=Example CA,O=Example' --serial 0A:1B --reason 1");
-  std::string r_fp, r_issuer, r_serial;
+  std::string r_fp, r_issuer, r_serial, r_user, r_time;
   int r_reason = 0;
+  c_revoke->add_option("--user", r_user, "revoke every certificate of this user");
+  c_revoke->add_option("--time", r_time, "revocation time (RFC 3339 UTC or e.g. 2h ago as '2h'); default now");
   bool r_decimal = false;
   c_revoke->add_option("--fingerprint", r_fp, "SHA-256 fingerprint (hex)");
   c_revoke->add_option("--issuer", r_issuer, "issuer DN (with --serial)");
@@ -405,25 +515,89 @@ int main(int argc, char** argv) {
   c_revoke->add_option("--reason", r_reason, "RFC 5280 reason code (0 unspecified, 1 keyCompromise, 6 certificateHold, ...)");
   c_revoke->callback([&] {
     certgate::v1::RevokeCertificateRequest req;
+    if (!r_time.empty() && !ParseTimeArg(r_time, req.mutable_revoked_at())) {
+      throw CLI::ValidationError("--time", "use 2026-01-02T03:04:05Z or a duration like 2h");
+    }
     if (!r_fp.empty()) {
       req.set_fingerprint_sha256(r_fp);
+    } else if (!r_user.empty()) {
+      req.set_user_name(r_user);
     } else if (!r_issuer.empty() && !r_serial.empty()) {
       auto* is = req.mutable_issuer_serial();
       is->set_issuer_dn(r_issuer);
       is->set_serial(r_serial);
       is->set_serial_format(r_decimal ? certgate::v1::SubjectSerial::DECIMAL : certgate::v1::SubjectSerial::HEX);
     } else {
-      throw CLI::ValidationError("revoke", "give --fingerprint, or both --issuer and --serial (a serial alone is not a key)");
+      throw CLI::ValidationError("revoke", "give --fingerprint, --user, or both --issuer and --serial (a serial alone is not a key)");
     }
     req.set_reason_code(r_reason);
-    auto client = Connect(g, AdminDefault());
+    auto client = Connect(g, true);
     if (!client) { exit_code = kExitUsage; return; }
     certgate::v1::RevokeCertificateResponse resp;
     auto ctx = client->NewContext();
     grpc::Status s = client->admin().RevokeCertificate(ctx.get(), req, &resp);
     if (!s.ok()) { exit_code = RpcError(s); return; }
     if (g.output == "json") { std::cout << ToJson(resp) << "\n"; return; }
-    PrintTable({"ID", "USER", "STATUS", "FINGERPRINT", "SERIAL", "SUBJECT", "NOT AFTER"}, {CertRow(resp.certificate())});
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& c : resp.certificates()) rows.push_back(CertRow(c));
+    PrintTable({"ID", "USER", "STATUS", "FINGERPRINT", "SERIAL", "SUBJECT", "NOT AFTER"}, rows);
+  });
+
+  auto* c_get = cert->add_subcommand("get", "show one enrolled certificate");
+  std::string g_fp;
+  int64_t g_id = 0;
+  c_get->add_option("--fingerprint", g_fp, "SHA-256 fingerprint");
+  c_get->add_option("--id", g_id, "certificate id");
+  c_get->callback([&] {
+    certgate::v1::GetCertificateRequest req;
+    if (!g_fp.empty()) req.set_fingerprint_sha256(g_fp);
+    else if (g_id > 0) req.set_id(g_id);
+    else throw CLI::ValidationError("get", "give --fingerprint or --id");
+    auto client = Connect(g, true);
+    if (!client) { exit_code = kExitUsage; return; }
+    certgate::v1::Certificate resp;
+    auto ctx = client->NewContext();
+    grpc::Status s = client->admin().GetCertificate(ctx.get(), req, &resp);
+    if (!s.ok()) { exit_code = RpcError(s); return; }
+    if (g.output == "json") { std::cout << ToJson(resp) << "\n"; return; }
+    std::cout << "id           " << resp.id() << "\n"
+              << "user         " << resp.user_name() << " (id " << resp.user_id() << ")\n"
+              << "status       " << resp.status() << "\n"
+              << "fingerprint  " << (resp.fingerprint_sha256().empty() ? "-" : resp.fingerprint_sha256()) << "\n"
+              << "subject      " << resp.subject() << "\n"
+              << "issuer       " << resp.issuer() << "\n"
+              << "serial       " << resp.serial() << "\n"
+              << "not before   " << FormatTime(resp.not_before()) << "\n"
+              << "not after    " << FormatTime(resp.not_after()) << "\n";
+    if (resp.status() != "active") {
+      std::cout << "revoked at   " << FormatTime(resp.revoked_at()) << " (reason " << resp.revocation_reason() << ")\n";
+    }
+  });
+
+  auto* c_release = cert->add_subcommand("release-hold", "lift a certificateHold revocation");
+  c_release->footer("Example:\n  certgate cert revoke --fingerprint 3f2a... --reason 6   # hold\n  certgate cert release-hold --fingerprint 3f2a...");
+  std::string h_fp, h_issuer, h_serial;
+  c_release->add_option("--fingerprint", h_fp, "SHA-256 fingerprint");
+  c_release->add_option("--issuer", h_issuer, "issuer DN (with --serial)");
+  c_release->add_option("--serial", h_serial, "serial (with --issuer)");
+  c_release->callback([&] {
+    certgate::v1::ReleaseHoldRequest req;
+    if (!h_fp.empty()) {
+      req.set_fingerprint_sha256(h_fp);
+    } else if (!h_issuer.empty() && !h_serial.empty()) {
+      req.mutable_issuer_serial()->set_issuer_dn(h_issuer);
+      req.mutable_issuer_serial()->set_serial(h_serial);
+    } else {
+      throw CLI::ValidationError("release-hold", "give --fingerprint, or both --issuer and --serial");
+    }
+    auto client = Connect(g, true);
+    if (!client) { exit_code = kExitUsage; return; }
+    certgate::v1::Certificate resp;
+    auto ctx = client->NewContext();
+    grpc::Status s = client->admin().ReleaseHold(ctx.get(), req, &resp);
+    if (!s.ok()) { exit_code = RpcError(s); return; }
+    if (g.output == "json") { std::cout << ToJson(resp) << "\n"; return; }
+    PrintTable({"ID", "USER", "STATUS", "FINGERPRINT", "SERIAL", "SUBJECT", "NOT AFTER"}, {CertRow(resp)});
   });
 
   // ---- audit ----
@@ -432,7 +606,12 @@ int main(int argc, char** argv) {
   auto* a_list = audit->add_subcommand("list", "audit rows, newest first");
   a_list->footer("Example:\n  certgate audit list --decision DENY --limit 20");
   int q_limit = 50;
-  std::string q_decision, q_reason, q_request_id, q_user, q_fp;
+  std::string q_decision, q_reason, q_request_id, q_user, q_fp, q_since, q_until, q_action;
+  int64_t q_before = 0;
+  a_list->add_option("--since", q_since, "only rows at or after: RFC 3339 UTC or a duration like 1h");
+  a_list->add_option("--until", q_until, "only rows before: RFC 3339 UTC or a duration like 10m");
+  a_list->add_option("--action", q_action, "action, e.g. GET or cert.revoke");
+  a_list->add_option("--before-id", q_before, "paging: only rows older than this id");
   a_list->add_option("--limit", q_limit, "rows to show (1..1000)");
   a_list->add_option("--decision", q_decision, "ALLOW or DENY");
   a_list->add_option("--reason", q_reason, "rejection reason, e.g. CERTIFICATE_REVOKED");
@@ -440,7 +619,7 @@ int main(int argc, char** argv) {
   a_list->add_option("--user", q_user, "user name");
   a_list->add_option("--fingerprint", q_fp, "certificate fingerprint");
   a_list->callback([&] {
-    auto client = Connect(g, AdminDefault());
+    auto client = Connect(g, true);
     if (!client) { exit_code = kExitUsage; return; }
     certgate::v1::QueryAuditRequest req;
     req.set_limit(q_limit);
@@ -449,18 +628,130 @@ int main(int argc, char** argv) {
     req.set_request_id(q_request_id);
     req.set_user_name(q_user);
     req.set_fingerprint_sha256(q_fp);
+    req.set_action(q_action);
+    req.set_before_id(q_before);
+    if (!q_since.empty() && !ParseTimeArg(q_since, req.mutable_since())) {
+      throw CLI::ValidationError("--since", "use 2026-01-02T03:04:05Z or a duration like 1h");
+    }
+    if (!q_until.empty() && !ParseTimeArg(q_until, req.mutable_until())) {
+      throw CLI::ValidationError("--until", "use 2026-01-02T03:04:05Z or a duration like 1h");
+    }
     certgate::v1::QueryAuditResponse resp;
     auto ctx = client->NewContext();
     grpc::Status s = client->admin().QueryAudit(ctx.get(), req, &resp);
     if (!s.ok()) { exit_code = RpcError(s); return; }
     if (g.output == "json") { std::cout << ToJson(resp) << "\n"; return; }
     std::vector<std::vector<std::string>> rows;
-    for (const auto& e : resp.events()) {
-      rows.push_back({std::to_string(e.id()), FormatTime(e.time()), e.kind(), e.decision(),
-                      e.reason().empty() ? "-" : e.reason(), e.user_name().empty() ? "-" : e.user_name(),
-                      e.request_id(), e.action().empty() ? "-" : e.action()});
+    for (const auto& e : resp.events()) rows.push_back(AuditRow(e));
+    PrintTable(kAuditHeader, rows);
+    if (resp.events_size() == q_limit && q_limit > 0) {
+      std::cerr << "(more rows: --before-id " << resp.events(resp.events_size() - 1).id() << ")\n";
     }
-    PrintTable({"ID", "TIME", "KIND", "DECISION", "REASON", "USER", "REQUEST ID", "ACTION"}, rows);
+  });
+
+  auto* a_tail = audit->add_subcommand("tail", "the newest audit rows, oldest first; -f follows new ones");
+  a_tail->footer("Examples:\n  certgate audit tail -n 20\n  certgate audit tail -f -o json   # JSON lines");
+  int t_lines = 10;
+  bool t_follow = false;
+  int t_interval_ms = 500;
+  a_tail->add_option("-n,--lines", t_lines, "rows to show first");
+  a_tail->add_flag("-f,--follow", t_follow, "keep printing new rows until interrupted");
+  a_tail->add_option("--interval-ms", t_interval_ms, "poll interval with -f");
+  a_tail->callback([&] {
+    auto client = Connect(g, true);
+    if (!client) { exit_code = kExitUsage; return; }
+    auto print = [&](const certgate::v1::AuditEvent& e) {
+      if (g.output == "json") {
+        std::cout << ToJsonLine(e) << "\n";
+      } else {
+        std::string line;
+        for (const auto& f : AuditRow(e)) line += f + "  ";
+        std::cout << line << "\n";
+      }
+      std::cout.flush();
+    };
+    certgate::v1::QueryAuditRequest req;
+    req.set_limit(std::max(1, std::min(t_lines, 1000)));
+    certgate::v1::QueryAuditResponse resp;
+    {
+      auto ctx = client->NewContext();
+      grpc::Status s = client->admin().QueryAudit(ctx.get(), req, &resp);
+      if (!s.ok()) { exit_code = RpcError(s); return; }
+    }
+    int64_t last = 0;
+    if (g.output != "json") {
+      std::string h;
+      for (const auto& f : kAuditHeader) h += f + "  ";
+      std::cout << h << "\n";
+    }
+    for (int i = resp.events_size() - 1; i >= 0; --i) {
+      print(resp.events(i));
+      last = std::max(last, resp.events(i).id());
+    }
+    if (!t_follow) return;
+    std::signal(SIGINT, [](int) { g_interrupted = true; });
+    std::signal(SIGTERM, [](int) { g_interrupted = true; });
+    while (!g_interrupted) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(t_interval_ms));
+      certgate::v1::QueryAuditRequest next;
+      next.set_after_id(last);
+      next.set_limit(1000);
+      certgate::v1::QueryAuditResponse more;
+      auto ctx = client->NewContext();
+      grpc::Status s = client->admin().QueryAudit(ctx.get(), next, &more);
+      if (!s.ok()) { exit_code = RpcError(s); return; }
+      for (const auto& e : more.events()) {  // oldest first with after_id
+        print(e);
+        last = std::max(last, e.id());
+      }
+    }
+  });
+
+  // ---- explain ----
+  auto* explain = app.add_subcommand("explain", "show every step the pipeline takes for a credential (nothing audited)");
+  explain->footer(
+      "Examples:\n"
+      "  certgate explain alice.pem\n"
+      "  certgate explain --preset envoy --as-caller ipv4:10.0.0.7:443 xfcc.txt");
+  std::string x_file, x_format, x_caller, x_verification;
+  explain->add_option("file", x_file, "certificate (PEM/DER) or header-value file")->required();
+  explain->add_option("--encoding,--preset", x_format, "the file holds a header value in this encoding/preset");
+  explain->add_option("--verification", x_verification, "proxy verification value");
+  explain->add_option("--as-caller", x_caller, "evaluate forwarder trust as if called from this gRPC peer");
+  explain->callback([&] {
+    std::string data;
+    if (!ReadFile(x_file, &data)) {
+      std::fprintf(stderr, "certgate: cannot read %s\n", x_file.c_str());
+      exit_code = kExitUsage;
+      return;
+    }
+    certgate::v1::ExplainRequest req;
+    if (!x_format.empty()) {
+      *req.mutable_request() = certgate::HeaderRequest(StripTrailingNewlines(data), x_format);
+      req.mutable_request()->mutable_forwarded_header()->set_verification(x_verification);
+    } else if (data.find("-----BEGIN") != std::string::npos) {
+      *req.mutable_request() = certgate::PemRequest(data);
+    } else {
+      *req.mutable_request() = certgate::DerRequest(data);
+    }
+    req.set_caller(x_caller);
+    auto client = Connect(g, true);
+    if (!client) { exit_code = kExitUsage; return; }
+    certgate::v1::ExplainResponse resp;
+    auto ctx = client->NewContext();
+    grpc::Status s = client->admin().Explain(ctx.get(), req, &resp);
+    if (!s.ok()) { exit_code = RpcError(s); return; }
+    if (g.output == "json") { std::cout << ToJson(resp) << "\n"; return; }
+    for (size_t i = 0; i < static_cast<size_t>(resp.steps_size()); ++i) {
+      std::cout << (i + 1) << ". " << resp.steps(static_cast<int>(i)) << "\n";
+    }
+    if (resp.result().has_identity()) {
+      std::cout << "=> ALLOW user=" << resp.result().identity().user_name() << "\n";
+    } else {
+      std::cout << "=> DENY " << certgate::v1::Rejection::Reason_Name(resp.result().rejection().reason())
+                << ": " << resp.result().rejection().message() << "\n";
+    }
+    exit_code = resp.result().has_identity() ? kExitOk : kExitDenied;
   });
 
   try {

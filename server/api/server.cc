@@ -11,11 +11,25 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "server/store/sqlite_store.h"
 
 namespace certgate::api {
+namespace {
+
+bool ReadFile(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return true;
+}
+
+}  // namespace
 
 void InitLogging(const std::string& level) {
   auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
@@ -50,8 +64,10 @@ Result<std::unique_ptr<Server>> Server::Start(const config::Config& config, cons
   s->authorizer_ = std::make_unique<authz::Authorizer>(
       authz::Authorizer::Deps{*s->store_, *s->audit_, clock}, authz_opts);
   s->authorizer_service_ = std::make_unique<AuthorizerService>(*s->authorizer_);
-  s->admin_service_ = std::make_unique<AdminService>(
-      AdminService::Deps{*s->store_, *s->audit_, clock, config.xfcc_element});
+  AdminService::Deps admin_deps{*s->store_, *s->audit_, clock, nullptr, 0, false, ""};
+  admin_deps.authorizer = s->authorizer_.get();
+  admin_deps.xfcc_element = config.xfcc_element;
+  s->admin_service_ = std::make_unique<AdminService>(admin_deps);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -92,6 +108,30 @@ Result<std::unique_ptr<Server>> Server::Start(const config::Config& config, cons
     }
     s->admin_socket_ = config.admin_socket;
   }
+  // Optional TCP admin listener: mTLS only, and only enrolled admins get past AdminService.
+  if (!config.admin_tcp.listen.empty()) {
+    grpc::SslServerCredentialsOptions ssl(
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    std::string cert, key, ca;
+    if (!ReadFile(config.admin_tcp.cert_file, &cert) || !ReadFile(config.admin_tcp.key_file, &key) ||
+        !ReadFile(config.admin_tcp.client_ca_file, &ca)) {
+      return Status::Unavailable("admin_tcp: cannot read cert_file, key_file or client_ca_file");
+    }
+    ssl.pem_root_certs = ca;
+    ssl.pem_key_cert_pairs.push_back({key, cert});
+    AdminService::Deps tcp_deps = admin_deps;
+    tcp_deps.require_admin_certificate = true;
+    s->admin_tcp_service_ = std::make_unique<AdminService>(tcp_deps);
+    grpc::ServerBuilder b;
+    b.AddListeningPort(config.admin_tcp.listen, grpc::SslServerCredentials(ssl),
+                       &s->admin_tcp_port_);
+    b.RegisterService(s->admin_tcp_service_.get());
+    b.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::CQ_TIMEOUT_MSEC, 200);
+    s->admin_tcp_server_ = b.BuildAndStart();
+    if (!s->admin_tcp_server_ || s->admin_tcp_port_ == 0) {
+      return Status::Unavailable("cannot listen on " + config.admin_tcp.listen);
+    }
+  }
   spdlog::get("api")->info("authorization listener on port {}, admin socket {}, database {}",
                            s->port_, s->admin_socket_, config.database);
   return s;
@@ -100,6 +140,7 @@ Result<std::unique_ptr<Server>> Server::Start(const config::Config& config, cons
 void Server::Wait() {
   if (auth_server_) auth_server_->Wait();
   if (admin_server_) admin_server_->Wait();
+  if (admin_tcp_server_) admin_tcp_server_->Wait();
 }
 
 void Server::Shutdown() {
@@ -108,6 +149,7 @@ void Server::Shutdown() {
   // Both listeners drain concurrently; the audit writer flushes after the last call finished.
   std::thread admin_stop([&] {
     if (admin_server_) admin_server_->Shutdown(deadline);
+    if (admin_tcp_server_) admin_tcp_server_->Shutdown(deadline);
   });
   if (auth_server_) {
     if (auto* health = auth_server_->GetHealthCheckService()) health->Shutdown();

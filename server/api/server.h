@@ -26,6 +26,8 @@ class Server {
 
   // The port the authorization listener bound (useful with port 0).
   int port() const { return port_; }
+  // The port the TCP admin listener bound, 0 when there is none.
+  int admin_tcp_port() const { return admin_tcp_port_; }
   const std::string& admin_socket() const { return admin_socket_; }
 
   // Blocks until Shutdown() completes.
@@ -43,9 +45,12 @@ class Server {
   std::unique_ptr<authz::Authorizer> authorizer_;
   std::unique_ptr<AuthorizerService> authorizer_service_;
   std::unique_ptr<AdminService> admin_service_;
+  std::unique_ptr<AdminService> admin_tcp_service_;
   std::unique_ptr<grpc::Server> auth_server_;
   std::unique_ptr<grpc::Server> admin_server_;
+  std::unique_ptr<grpc::Server> admin_tcp_server_;
   int port_ = 0;
+  int admin_tcp_port_ = 0;
   std::string admin_socket_;
 };
 

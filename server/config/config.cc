@@ -43,7 +43,7 @@ Result<Config> ParseConfigYaml(const std::string& yaml_text) {
     CERTGATE_RETURN_IF_ERROR(CheckKeys(root,
                                        {"listen", "admin_socket", "database", "log_level",
                                         "xfcc_element", "forwarders", "synchronous_full",
-                                        "shutdown_grace_ms", "audit_max_batch"},
+                                        "shutdown_grace_ms", "audit_max_batch", "admin_tcp"},
                                        ""));
     Read(root, "listen", cfg.listen);
     Read(root, "admin_socket", cfg.admin_socket);
@@ -53,6 +53,15 @@ Result<Config> ParseConfigYaml(const std::string& yaml_text) {
     Read(root, "synchronous_full", cfg.synchronous_full);
     Read(root, "shutdown_grace_ms", cfg.shutdown_grace_ms);
     Read(root, "audit_max_batch", cfg.audit_max_batch);
+    if (root["admin_tcp"]) {
+      const YAML::Node& a = root["admin_tcp"];
+      CERTGATE_RETURN_IF_ERROR(
+          CheckKeys(a, {"listen", "cert_file", "key_file", "client_ca_file"}, "admin_tcp."));
+      Read(a, "listen", cfg.admin_tcp.listen);
+      Read(a, "cert_file", cfg.admin_tcp.cert_file);
+      Read(a, "key_file", cfg.admin_tcp.key_file);
+      Read(a, "client_ca_file", cfg.admin_tcp.client_ca_file);
+    }
     if (root["forwarders"]) {
       const YAML::Node& list = root["forwarders"];
       if (!list.IsSequence()) return Status::InvalidArgument("forwarders must be a list");
@@ -97,6 +106,13 @@ Status Validate(const Config& cfg) {
   if (cfg.shutdown_grace_ms < 0) return Status::InvalidArgument("shutdown_grace_ms must be >= 0");
   if (cfg.audit_max_batch < 1 || cfg.audit_max_batch > 10000) {
     return Status::InvalidArgument("audit_max_batch must be in 1..10000");
+  }
+  if (!cfg.admin_tcp.listen.empty() &&
+      (cfg.admin_tcp.cert_file.empty() || cfg.admin_tcp.key_file.empty() ||
+       cfg.admin_tcp.client_ca_file.empty())) {
+    return Status::InvalidArgument(
+        "admin_tcp requires cert_file, key_file and client_ca_file: the TCP admin listener is "
+        "mTLS only");
   }
   for (size_t i = 0; i < cfg.forwarders.size(); ++i) {
     const ForwarderConfig& f = cfg.forwarders[i];

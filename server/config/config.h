@@ -25,11 +25,22 @@ struct ForwarderConfig {
   bool allow_subject_serial = true;
 };
 
+// Optional TCP admin listener. Only mTLS: the client must present a certificate signed by
+// client_ca_file, enrolled to an enabled user with the "admin" role.
+struct AdminTcpConfig {
+  std::string listen;  // host:port; empty = no TCP admin listener
+  std::string cert_file;
+  std::string key_file;
+  std::string client_ca_file;
+};
+
 struct Config {
   // Authorization listener (Authorize), host:port. Port 0 picks a free port.
   std::string listen = "127.0.0.1:8443";
   // Admin listener: a unix socket path, created with 0600 permissions.
   std::string admin_socket = "data/admin.sock";
+  // Optional mTLS TCP admin listener (disabled by default).
+  AdminTcpConfig admin_tcp;
   // SQLite database file.
   std::string database = "data/certgate.db";
   // trace, debug, info, warn, error, critical, off.

@@ -183,6 +183,18 @@ Result<std::vector<EnrolledCertificate>> MemoryStore::ListCertificates(
   return out;
 }
 
+Result<std::vector<EnrolledCertificate>> MemoryStore::FindCertificatesBySpki(
+    const std::string& spki_sha256) {
+  std::lock_guard<std::mutex> lock(mu_);
+  CERTGATE_RETURN_IF_ERROR(TakeInjectedFailure());
+  std::vector<EnrolledCertificate> out;
+  if (spki_sha256.empty()) return out;
+  for (const auto& [id, cert] : certificates_) {
+    if (cert.spki_sha256 == spki_sha256) out.push_back(cert);
+  }
+  return out;
+}
+
 // --- revocations ---
 
 Status MemoryStore::AddRevocation(const Revocation& revocation) {

@@ -41,6 +41,8 @@ class MemoryStore final : public Store {
       const std::string& issuer_canonical, const std::string& serial) override;
   Result<std::vector<EnrolledCertificate>> ListCertificates(
       std::optional<int64_t> user_id) override;
+  Result<std::vector<EnrolledCertificate>> FindCertificatesBySpki(
+      const std::string& spki_sha256) override;
 
   Status AddRevocation(const Revocation& revocation) override;
   Status ReleaseHold(const std::string& issuer_canonical, const std::string& serial) override;

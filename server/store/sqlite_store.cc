@@ -384,6 +384,8 @@ class SqliteStore final : public Store {
       const std::string& issuer_canonical, const std::string& serial) override;
   Result<std::vector<EnrolledCertificate>> ListCertificates(
       std::optional<int64_t> user_id) override;
+  Result<std::vector<EnrolledCertificate>> FindCertificatesBySpki(
+      const std::string& spki_sha256) override;
 
   Status AddRevocation(const Revocation& revocation) override;
   Status ReleaseHold(const std::string& issuer_canonical, const std::string& serial) override;
@@ -650,6 +652,23 @@ Result<std::vector<EnrolledCertificate>> SqliteStore::ListCertificates(
   StmtScope s(*st);
   if (user_id) s->BindInt64(1, *user_id);  // unbound (cleared) parameters are NULL
   std::vector<EnrolledCertificate> out;
+  while (true) {
+    STORE_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    out.push_back(ReadCertificate(*s));
+  }
+  return out;
+}
+
+Result<std::vector<EnrolledCertificate>> SqliteStore::FindCertificatesBySpki(
+    const std::string& spki_sha256) {
+  std::vector<EnrolledCertificate> out;
+  if (spki_sha256.empty()) return out;
+  STORE_ASSIGN_OR_RETURN(ConnPool::Lease conn, pool_.Acquire());
+  STORE_ASSIGN_OR_RETURN(Stmt * st, conn->Prepare("SELECT " CERT_COLUMNS " FROM certificates "
+                                                  "WHERE spki_sha256 = ?1 ORDER BY id"));
+  StmtScope s(*st);
+  s->BindText(1, spki_sha256);
   while (true) {
     STORE_ASSIGN_OR_RETURN(bool row, s->Step());
     if (!row) break;

@@ -140,6 +140,10 @@ class Store {
   // Ordered by id; all users' certificates when user_id is nullopt.
   virtual Result<std::vector<EnrolledCertificate>> ListCertificates(
       std::optional<int64_t> user_id) = 0;
+  // Every enrolled certificate with this SubjectPublicKeyInfo hash (same key), oldest first.
+  // An empty hash matches nothing.
+  virtual Result<std::vector<EnrolledCertificate>> FindCertificatesBySpki(
+      const std::string& spki_sha256) = 0;
 
   // --- revocations ---
   // Records a revocation keyed by (issuer, serial). If one already exists for that key it is

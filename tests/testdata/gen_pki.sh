@@ -258,3 +258,23 @@ for name in alice bob carol dave erin expired notyet lookalike leaf_via_intermed
   rogue_alice; do
   facts "$name"
 done
+
+# ---- admin listener TLS, and a second certificate for alice's key ---------------------------------
+cat >>"$WORK/ext.cnf" <<'EXT'
+
+[ tls_server ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost, IP:127.0.0.1
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+EXT
+# admin_server: the TCP admin listener's server certificate (localhost / 127.0.0.1).
+ec_key admin_server
+issue root admin_server '/C=US/O=certgate tests/CN=localhost' tls_server rand
+# samekey: another certificate for alice's public key (enrollment refuses the same SPKI for
+# another user).
+cp alice.key samekey.key
+issue root samekey '/C=US/O=certgate tests/CN=samekey' client rand
+facts samekey

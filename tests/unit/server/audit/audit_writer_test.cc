@@ -98,6 +98,10 @@ class CountingStore final : public Store {
       const std::string& i, const std::string& n) override {
     return inner_.FindCertificateByIssuerSerial(i, n);
   }
+  Result<std::vector<store::EnrolledCertificate>> FindCertificatesBySpki(
+      const std::string& k) override {
+    return inner_.FindCertificatesBySpki(k);
+  }
   Result<std::vector<store::EnrolledCertificate>> ListCertificates(
       std::optional<int64_t> u) override {
     return inner_.ListCertificates(u);

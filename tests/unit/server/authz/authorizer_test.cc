@@ -122,6 +122,8 @@ class FailAtStore final : public store::Store {
              (const std::string& i, const std::string& n), (i, n))
   CG_FORWARD(Result<std::vector<store::EnrolledCertificate>>, ListCertificates,
              (std::optional<int64_t> u), (u))
+  CG_FORWARD(Result<std::vector<store::EnrolledCertificate>>, FindCertificatesBySpki,
+             (const std::string& k), (k))
   CG_FORWARD(Status, AddRevocation, (const store::Revocation& r), (r))
   CG_FORWARD(Status, ReleaseHold, (const std::string& i, const std::string& n), (i, n))
   CG_FORWARD(Result<std::optional<store::Revocation>>, FindRevocation,

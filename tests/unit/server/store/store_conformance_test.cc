@@ -362,6 +362,27 @@ TEST_P(StoreConformance, ListCertificatesFiltersByUser) {
   EXPECT_TRUE(store_->ListCertificates(bob.id + 100)->empty());
 }
 
+TEST_P(StoreConformance, FindBySpkiReturnsEveryCertificateWithThatKey) {
+  User alice = AddUser("alice");
+  User bob = AddUser("bob");
+  EnrolledCertificate a = MakeCert(alice.id, "aa11", "cn=ca1", "cn=alice", "01");
+  a.spki_sha256 = "5151";
+  EnrolledCertificate b = MakeCert(bob.id, "bb11", "cn=ca1", "cn=bob", "02");
+  b.spki_sha256 = "5151";
+  EnrolledCertificate c = MakeCert(bob.id, "cc11", "cn=ca1", "cn=bob", "03");
+  c.spki_sha256 = "7777";
+  a = Enroll(a);
+  b = Enroll(b);
+  Enroll(c);
+  Result<std::vector<EnrolledCertificate>> same = store_->FindCertificatesBySpki("5151");
+  ASSERT_TRUE(same.ok());
+  ASSERT_EQ(same->size(), 2u);
+  EXPECT_EQ((*same)[0].id, a.id);
+  EXPECT_EQ((*same)[1].id, b.id);
+  EXPECT_TRUE(store_->FindCertificatesBySpki("")->empty()) << "an empty hash is not a key";
+  EXPECT_TRUE(store_->FindCertificatesBySpki("0000")->empty());
+}
+
 // --- revocations ---
 
 Revocation MakeRevocation(const std::string& issuer, const std::string& serial,
