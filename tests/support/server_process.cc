@@ -66,6 +66,8 @@ bool ServerProcess::Start() {
     if (at != std::string::npos && nl != std::string::npos) {
       std::string addr = buf.substr(at + 7, buf.find(' ', at) - (at + 7));
       port_ = std::stoi(addr.substr(addr.rfind(':') + 1));
+      size_t tcp = buf.find("admin_tcp_port=", at);
+      if (tcp != std::string::npos && tcp < nl) admin_tcp_port_ = std::stoi(buf.substr(tcp + 15));
       break;
     }
   }

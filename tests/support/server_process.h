@@ -32,6 +32,8 @@ class ServerProcess {
   void Kill();
 
   int port() const { return port_; }
+  // The mTLS TCP admin listener's port (0 when not configured).
+  int admin_tcp_port() const { return admin_tcp_port_; }
   std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
   std::string admin_target() const { return "unix:" + admin_socket_; }
   const std::string& admin_socket() const { return admin_socket_; }
@@ -45,6 +47,7 @@ class ServerProcess {
   std::string dir_, database_, admin_socket_, config_path_;
   pid_t pid_ = -1;
   int port_ = 0;
+  int admin_tcp_port_ = 0;
 };
 
 // Runs a command (argv[0] is looked up in PATH if it has no '/'), captures stdout and stderr,
