@@ -212,6 +212,7 @@ std::vector<std::string> CertRow(const certgate::v1::Certificate& c) {
 int main(int argc, char** argv) {
   CLI::App app{"certgate: operate certgate — users, certificates, audit, and authorization checks"};
   app.require_subcommand(1);
+  app.fallthrough();  // global options (-o, --server, ...) are accepted after the subcommand too
   app.footer(
       "Examples:\n"
       "  certgate user create alice --role admin\n"

@@ -526,10 +526,14 @@ grpc::Status AdminService::RevokeCertificate(grpc::ServerContext* ctx,
     rev.source = "admin";
     if (Status s = deps_.store.AddRevocation(rev); !s.ok()) return Err(s);
   }
+  std::string owner_name;
+  if (auto owner = deps_.store.GetUser(targets.front().user_id); owner.ok() && owner->has_value()) {
+    owner_name = (*owner)->name;
+  }
   if (Status s = RecordAdmin(actor, "cert.revoke", resource,
                              "reason_code=" + std::to_string(code) + " certificates=" +
                                  std::to_string(targets.size()),
-                             targets.front().user_id, "",
+                             targets.front().user_id, owner_name,
                              targets.size() == 1 ? targets.front().fingerprint_sha256 : "");
       !s.ok()) {
     return Err(s);
