@@ -82,6 +82,13 @@ class AuthorizeIntegration : public ::testing::Test {
     SetDisabled("dave", true);
     Revoke(Trim(ReadTestdata("erin.fingerprint")));
   }
+  // A failed SetUpTestSuite makes GoogleTest skip the tests (and ctest count skips as fine):
+  // fail every test instead.
+  void SetUp() override {
+    ASSERT_NE(server_, nullptr);
+    ASSERT_GT(server_->port(), 0) << "the suite's server did not start";
+    ASSERT_NE(client_, nullptr);
+  }
   static void TearDownTestSuite() {
     delete client_;
     delete admin_;
