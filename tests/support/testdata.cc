@@ -11,7 +11,15 @@ namespace certgate::testing {
 
 std::string Env(const char* name) {
   const char* v = std::getenv(name);
-  return v ? std::string(v) : std::string();
+  if (v && *v) return v;
+  // Defaults compiled in by tests/CMakeLists.txt, so tests run the same under ctest or alone.
+  const std::string n(name);
+  if (n == "CERTGATE_TESTDATA") return CERTGATE_TESTDATA_DEFAULT;
+  if (n == "CERTGATE_SERVER_BIN") return std::string(CERTGATE_BUILD_DIR) + "/certgate-server";
+  if (n == "CERTGATE_CLI_BIN") return std::string(CERTGATE_BUILD_DIR) + "/certgate";
+  if (n == "CERTGATE_SOURCE_DIR") return CERTGATE_SRC_DIR;
+  if (n == "CERTGATE_PROTO_DIR") return std::string(CERTGATE_SRC_DIR) + "/proto";
+  return std::string();
 }
 
 std::string TestdataDir() {
