@@ -411,24 +411,24 @@ TEST(Health, BothListenersReportServingForTheServerAndEachServiceOnceReady) {
 TEST(Health, WatchersSeeNotServingWhenTheServerStartsDraining) {
   testing::ServerProcess server;
   ASSERT_TRUE(server.Start());
-  auto stub = grpc::health::v1::Health::NewStub(
-      grpc::CreateChannel(server.target(), grpc::InsecureChannelCredentials()));
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-  HealthCheckRequest req;
-  req.set_service("envoy.service.auth.v3.Authorization");
-  auto reader = stub->Watch(&ctx, req);
-  HealthCheckResponse update;
-  ASSERT_TRUE(reader->Read(&update));
-  EXPECT_EQ(update.status(), HealthCheckResponse::SERVING);
+  {
+    auto stub = grpc::health::v1::Health::NewStub(
+        grpc::CreateChannel(server.target(), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    HealthCheckRequest req;
+    req.set_service("envoy.service.auth.v3.Authorization");
+    auto reader = stub->Watch(&ctx, req);
+    HealthCheckResponse update;
+    ASSERT_TRUE(reader->Read(&update));
+    EXPECT_EQ(update.status(), HealthCheckResponse::SERVING);
 
-  ASSERT_EQ(kill(server.pid(), SIGTERM), 0);
-  ASSERT_TRUE(reader->Read(&update)) << "the drain must be announced before the stream ends";
-  EXPECT_EQ(update.status(), HealthCheckResponse::NOT_SERVING);
-  ctx.TryCancel();  // let the draining server finish without waiting for this stream
-  (void)reader->Finish();
-  reader.reset();
-  stub.reset();
+    ASSERT_EQ(kill(server.pid(), SIGTERM), 0);
+    ASSERT_TRUE(reader->Read(&update)) << "the drain must be announced before the stream ends";
+    EXPECT_EQ(update.status(), HealthCheckResponse::NOT_SERVING);
+    ctx.TryCancel();  // let the draining server finish without waiting for this stream
+    (void)reader->Finish();
+  }  // the channel closes here; an idle open channel would hold the server for its grace period
   EXPECT_EQ(server.Stop(), 0);
 }
 
