@@ -81,17 +81,19 @@ Status ValidateExtAuthz(const ExtAuthzConfig& cfg) {
     std::string where = "ext_authz.headers[" + std::to_string(i) + "]";
     if (!IsHeaderName(h.name)) return Status::InvalidArgument(where + ".name: not a header name");
     if (!KnownFormats().count(h.encoding) || h.encoding == "subject-serial") {
-      return Status::InvalidArgument(where + ".encoding: unknown encoding or preset '" + h.encoding + "'");
+      return Status::InvalidArgument(where + ".encoding: unknown encoding or preset '" +
+                                     h.encoding + "'");
     }
   }
   const ExtAuthzIdentityHeaders& ids = cfg.identity_headers;
   std::set<std::string> seen;
-  for (const auto& [key, name] : {std::pair{"user", &ids.user}, std::pair{"user_id", &ids.user_id},
-                                  std::pair{"fingerprint", &ids.fingerprint},
-                                  std::pair{"subject", &ids.subject}}) {
+  for (const auto& [key, name] :
+       {std::pair{"user", &ids.user}, std::pair{"user_id", &ids.user_id},
+        std::pair{"fingerprint", &ids.fingerprint}, std::pair{"subject", &ids.subject}}) {
     std::string where = std::string("ext_authz.identity_headers.") + key;
     if (!IsHeaderName(*name)) return Status::InvalidArgument(where + ": not a header name");
-    if (!seen.insert(Lower(*name)).second) return Status::InvalidArgument(where + ": duplicate header name");
+    if (!seen.insert(Lower(*name)).second)
+      return Status::InvalidArgument(where + ": duplicate header name");
     for (const ExtAuthzHeaderConfig& h : cfg.headers) {
       if (Lower(h.name) == Lower(*name)) {
         return Status::InvalidArgument(where + ": also a certificate header");
