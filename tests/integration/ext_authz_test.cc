@@ -46,6 +46,34 @@ std::string UrlEscape(const std::string& in) {
   return out;
 }
 
+// Exactly how Envoy URL-encodes a PEM for source.certificate and XFCC Cert= (only these five
+// characters; dashes, letters and digits stay literal).
+std::string EnvoyUrlEncode(const std::string& pem) {
+  std::string out;
+  for (char c : pem) {
+    switch (c) {
+      case '\n':
+        out += "%0A";
+        break;
+      case ' ':
+        out += "%20";
+        break;
+      case '+':
+        out += "%2B";
+        break;
+      case '/':
+        out += "%2F";
+        break;
+      case '=':
+        out += "%3D";
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+  return out;
+}
+
 std::string XfccElement(const std::string& name) {
   return "By=spiffe://example.org/gateway;Hash=" + Trim(ReadTestdata(name + ".fingerprint")) +
          ";Cert=\"" + UrlEscape(ReadTestdata(name + ".pem")) + "\";Subject=\"" +
@@ -232,6 +260,17 @@ TEST_F(ExtAuthzIntegration, AllowsEnvoysPeerCertificateWithIdentityHeadersAndMet
   auto resp = Check(SourceCertRequest("alice"));
   ExpectAllowedAs(resp, "alice");
   EXPECT_EQ(resp.ok_response().headers_to_remove_size(), 0);
+}
+
+TEST_F(ExtAuthzIntegration, AcceptsEnvoysOwnUrlEncodingOfThePem) {
+  auto req = BaseRequest();
+  req.mutable_attributes()->mutable_source()->set_certificate(
+      EnvoyUrlEncode(ReadTestdata("alice.pem")));
+  ExpectAllowedAs(Check(req), "alice");
+  ExpectAllowedAs(Check(XfccRequest("Hash=" + Trim(ReadTestdata("alice.fingerprint")) + ";Cert=\"" +
+                                    EnvoyUrlEncode(ReadTestdata("alice.pem")) +
+                                    "\";URI=spiffe://example.org/alice")),
+                  "alice");
 }
 
 TEST_F(ExtAuthzIntegration, AllowsAnXfccHeader) {

@@ -41,6 +41,13 @@ after(async () => {
   if (server) assert.equal(await server.stop(), 0, 'clean exit on SIGTERM');
 });
 
+// How Envoy URL-encodes the PEM in source.certificate (older Envoys: exactly these five
+// characters; newer ones a full percent-encoding, like urlEscape).
+function envoyUrlEncode(pem) {
+  const map = { '\n': '%0A', ' ': '%20', '+': '%2B', '/': '%2F', '=': '%3D' };
+  return pem.replace(/[\n +/=]/g, (c) => map[c]);
+}
+
 // An XFCC element as Envoy's SANITIZE_SET writes it.
 function xfccElement(name) {
   return `By=spiffe://example.org/gateway;Hash=${fact(`${name}.fingerprint`)};` +
@@ -187,6 +194,7 @@ async function expectDenied(request, reason, httpStatus) {
 
 describe('Envoy ext_authz Check with the official envoy.service.auth.v3 protos', () => {
   test('a certificate in source.certificate (include_peer_certificate) is allowed', async () => {
+    await expectAllowed(checkRequest({ certificate: envoyUrlEncode(testdata('alice.pem', 'utf8')) }), 'alice');
     await expectAllowed(checkRequest({ certificate: urlEscape(testdata('alice.pem', 'utf8')) }), 'alice');
   });
 
