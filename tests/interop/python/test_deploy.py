@@ -170,10 +170,17 @@ class Container(unittest.TestCase):
         pkgs = self.packages()
         self.assertIn("libgrpc++-dev", pkgs)
         self.assertIn("libgrpc++1.51", pkgs)
+        if not shutil.which("dpkg-query"):
+            self.skipTest("not a Debian system")
+        have_lists = shutil.which("apt-cache") and subprocess.run(
+            ["apt-cache", "pkgnames", "libc6"], capture_output=True, text=True).stdout.strip()
         for pkg in pkgs:
-            known = subprocess.run(["dpkg-query", "-W", pkg], capture_output=True).returncode == 0 or \
-                subprocess.run(["apt-cache", "show", pkg], capture_output=True).returncode == 0
-            self.assertTrue(known, f"{pkg}: not a Debian package known here")
+            if subprocess.run(["dpkg-query", "-W", pkg], capture_output=True).returncode == 0:
+                continue
+            if not have_lists:
+                self.skipTest(f"{pkg} is not installed and apt has no package lists to look it up")
+            self.assertEqual(subprocess.run(["apt-cache", "show", pkg], capture_output=True).returncode, 0,
+                             f"{pkg}: not a Debian 12 package")
 
     def test_the_copied_sources_are_enough_to_configure_the_build(self):
         text = self.FILE.read_text()
