@@ -9,7 +9,7 @@ PACKAGES=(
   libssl-dev openssl libsqlite3-dev sqlite3
   libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-grpcio python3-protobuf
+  python3 python3-grpcio python3-protobuf python3-yaml
   nodejs npm
   nghttp2-client nginx-light curl
   clang libclang-rt-14-dev

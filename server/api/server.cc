@@ -29,6 +29,21 @@ bool ReadFile(const std::string& path, std::string* out) {
   return true;
 }
 
+// grpc.health.v1 status of a listener: "" and each service it serves. gRPC's default health
+// service starts SERVING for "", so each listener is marked NOT_SERVING as soon as it is built
+// and SERVING once everything (database, both listeners) is up.
+void SetHealth(grpc::Server* server, const std::vector<std::string>& services, bool serving) {
+  if (!server) return;
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  if (!health) return;
+  health->SetServingStatus(serving);
+  for (const std::string& name : services) health->SetServingStatus(name, serving);
+}
+
+const std::vector<std::string> kAuthServices = {"certgate.v1.Authorizer",
+                                                "envoy.service.auth.v3.Authorization"};
+const std::vector<std::string> kAdminServices = {"certgate.v1.Admin"};
+
 }  // namespace
 
 void InitLogging(const std::string& level) {
@@ -68,15 +83,17 @@ Result<std::unique_ptr<Server>> Server::Start(const config::Config& config, cons
   admin_deps.authorizer = s->authorizer_.get();
   admin_deps.xfcc_element = config.xfcc_element;
   s->admin_service_ = std::make_unique<AdminService>(admin_deps);
+  s->ext_authz_service_ = std::make_unique<ExtAuthzService>(*s->authorizer_, config.ext_authz);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
-  // Authorization listener: Authorize only (never admin calls).
+  // Authorization listener: Authorize and Envoy's Check (never admin calls).
   {
     grpc::ServerBuilder b;
     b.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &s->port_);
     b.RegisterService(s->authorizer_service_.get());
+    b.RegisterService(s->ext_authz_service_.get());
     b.SetMaxReceiveMessageSize(1 << 20);
     // The sync server's pollers wake at this interval; it bounds how long shutdown waits.
     b.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::CQ_TIMEOUT_MSEC, 200);
@@ -84,6 +101,7 @@ Result<std::unique_ptr<Server>> Server::Start(const config::Config& config, cons
     if (!s->auth_server_ || s->port_ == 0) {
       return Status::Unavailable("cannot listen on " + config.listen);
     }
+    SetHealth(s->auth_server_.get(), kAuthServices, false);
   }
 
   // Admin listener: a unix socket in a private directory, 0600.
@@ -103,6 +121,7 @@ Result<std::unique_ptr<Server>> Server::Start(const config::Config& config, cons
     s->admin_server_ = b.BuildAndStart();
     umask(old_mask);
     if (!s->admin_server_) return Status::Unavailable("cannot listen on unix socket " + config.admin_socket);
+    SetHealth(s->admin_server_.get(), kAdminServices, false);
     if (chmod(sock.c_str(), 0600) != 0) {
       return Status::Unavailable("cannot chmod admin socket " + config.admin_socket);
     }
@@ -132,6 +151,9 @@ Result<std::unique_ptr<Server>> Server::Start(const config::Config& config, cons
       return Status::Unavailable("cannot listen on " + config.admin_tcp.listen);
     }
   }
+  SetHealth(s->auth_server_.get(), kAuthServices, true);
+  SetHealth(s->admin_server_.get(), kAdminServices, true);
+  SetHealth(s->admin_tcp_server_.get(), kAdminServices, true);
   spdlog::get("api")->info("authorization listener on port {}, admin socket {}, database {}",
                            s->port_, s->admin_socket_, config.database);
   return s;
@@ -147,14 +169,16 @@ void Server::Shutdown() {
   auto deadline =
       std::chrono::system_clock::now() + std::chrono::milliseconds(config_.shutdown_grace_ms);
   // Both listeners drain concurrently; the audit writer flushes after the last call finished.
+  // Health first: NOT_SERVING on both listeners (and every later change ignored) while draining.
+  for (grpc::Server* server : {auth_server_.get(), admin_server_.get()}) {
+    if (!server) continue;
+    if (auto* health = server->GetHealthCheckService()) health->Shutdown();
+  }
   std::thread admin_stop([&] {
     if (admin_server_) admin_server_->Shutdown(deadline);
     if (admin_tcp_server_) admin_tcp_server_->Shutdown(deadline);
   });
-  if (auth_server_) {
-    if (auto* health = auth_server_->GetHealthCheckService()) health->Shutdown();
-    auth_server_->Shutdown(deadline);
-  }
+  if (auth_server_) auth_server_->Shutdown(deadline);
   admin_stop.join();
   if (audit_) audit_->Shutdown();
 }

@@ -9,6 +9,7 @@
 
 #include "server/api/admin_service.h"
 #include "server/api/authorizer_service.h"
+#include "server/api/ext_authz_service.h"
 #include "server/audit/audit_writer.h"
 #include "server/authz/authorizer.h"
 #include "server/config/config.h"
@@ -44,6 +45,7 @@ class Server {
   std::unique_ptr<audit::AuditWriter> audit_;
   std::unique_ptr<authz::Authorizer> authorizer_;
   std::unique_ptr<AuthorizerService> authorizer_service_;
+  std::unique_ptr<ExtAuthzService> ext_authz_service_;
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<AdminService> admin_tcp_service_;
   std::unique_ptr<grpc::Server> auth_server_;

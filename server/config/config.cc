@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -33,6 +35,74 @@ void Read(const YAML::Node& node, const char* key, T& out) {
   if (node[key]) out = node[key].as<T>();
 }
 
+Status ParseExtAuthz(const YAML::Node& node, ExtAuthzConfig& out) {
+  CERTGATE_RETURN_IF_ERROR(CheckKeys(node, {"headers", "identity_headers"}, "ext_authz."));
+  if (node["headers"]) {
+    const YAML::Node& list = node["headers"];
+    if (!list.IsSequence()) return Status::InvalidArgument("ext_authz.headers must be a list");
+    out.headers.clear();
+    for (const auto& item : list) {
+      CERTGATE_RETURN_IF_ERROR(CheckKeys(item, {"name", "encoding"}, "ext_authz.headers[]."));
+      ExtAuthzHeaderConfig h;
+      Read(item, "name", h.name);
+      Read(item, "encoding", h.encoding);
+      out.headers.push_back(std::move(h));
+    }
+  }
+  if (node["identity_headers"]) {
+    const YAML::Node& ids = node["identity_headers"];
+    CERTGATE_RETURN_IF_ERROR(CheckKeys(ids, {"user", "user_id", "fingerprint", "subject"},
+                                       "ext_authz.identity_headers."));
+    Read(ids, "user", out.identity_headers.user);
+    Read(ids, "user_id", out.identity_headers.user_id);
+    Read(ids, "fingerprint", out.identity_headers.fingerprint);
+    Read(ids, "subject", out.identity_headers.subject);
+  }
+  return Status::Ok();
+}
+
+// An HTTP field name (RFC 9110 token), not a pseudo-header.
+bool IsHeaderName(const std::string& name) {
+  if (name.empty() || name.size() > 256) return false;
+  for (unsigned char c : name) {
+    if (!(std::isalnum(c) || std::strchr("!#$%&'*+-.^_`|~", c))) return false;
+  }
+  return true;
+}
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+Status ValidateExtAuthz(const ExtAuthzConfig& cfg) {
+  for (size_t i = 0; i < cfg.headers.size(); ++i) {
+    const ExtAuthzHeaderConfig& h = cfg.headers[i];
+    std::string where = "ext_authz.headers[" + std::to_string(i) + "]";
+    if (!IsHeaderName(h.name)) return Status::InvalidArgument(where + ".name: not a header name");
+    if (!KnownFormats().count(h.encoding) || h.encoding == "subject-serial") {
+      return Status::InvalidArgument(where + ".encoding: unknown encoding or preset '" +
+                                     h.encoding + "'");
+    }
+  }
+  const ExtAuthzIdentityHeaders& ids = cfg.identity_headers;
+  std::set<std::string> seen;
+  for (const auto& [key, name] :
+       {std::pair{"user", &ids.user}, std::pair{"user_id", &ids.user_id},
+        std::pair{"fingerprint", &ids.fingerprint}, std::pair{"subject", &ids.subject}}) {
+    std::string where = std::string("ext_authz.identity_headers.") + key;
+    if (!IsHeaderName(*name)) return Status::InvalidArgument(where + ": not a header name");
+    if (!seen.insert(Lower(*name)).second)
+      return Status::InvalidArgument(where + ": duplicate header name");
+    for (const ExtAuthzHeaderConfig& h : cfg.headers) {
+      if (Lower(h.name) == Lower(*name)) {
+        return Status::InvalidArgument(where + ": also a certificate header");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<Config> ParseConfigYaml(const std::string& yaml_text) {
@@ -43,7 +113,8 @@ Result<Config> ParseConfigYaml(const std::string& yaml_text) {
     CERTGATE_RETURN_IF_ERROR(CheckKeys(root,
                                        {"listen", "admin_socket", "database", "log_level",
                                         "xfcc_element", "forwarders", "synchronous_full",
-                                        "shutdown_grace_ms", "audit_max_batch", "admin_tcp"},
+                                        "shutdown_grace_ms", "audit_max_batch", "admin_tcp",
+                                        "ext_authz"},
                                        ""));
     Read(root, "listen", cfg.listen);
     Read(root, "admin_socket", cfg.admin_socket);
@@ -78,6 +149,9 @@ Result<Config> ParseConfigYaml(const std::string& yaml_text) {
         Read(item, "allow_subject_serial", f.allow_subject_serial);
         cfg.forwarders.push_back(std::move(f));
       }
+    }
+    if (root["ext_authz"]) {
+      CERTGATE_RETURN_IF_ERROR(ParseExtAuthz(root["ext_authz"], cfg.ext_authz));
     }
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument(std::string("config: ") + e.what());
@@ -114,6 +188,7 @@ Status Validate(const Config& cfg) {
         "admin_tcp requires cert_file, key_file and client_ca_file: the TCP admin listener is "
         "mTLS only");
   }
+  CERTGATE_RETURN_IF_ERROR(ValidateExtAuthz(cfg.ext_authz));
   for (size_t i = 0; i < cfg.forwarders.size(); ++i) {
     const ForwarderConfig& f = cfg.forwarders[i];
     std::string where = "forwarders[" + std::to_string(i) + "]";

@@ -34,6 +34,30 @@ struct AdminTcpConfig {
   std::string client_ca_file;
 };
 
+// A request header the ext_authz backend (envoy.service.auth.v3.Authorization/Check) reads a
+// forwarded certificate from, when Envoy did not send its own peer certificate.
+struct ExtAuthzHeaderConfig {
+  std::string name;      // header name, matched case-insensitively
+  std::string encoding;  // an encoding or preset name, as in ForwardedHeader ("xfcc", "envoy", ...)
+};
+
+// Headers the ext_authz backend adds to an allowed request (overwriting any copy the client
+// sent). Values are percent-encoded outside printable ASCII (and '%' itself).
+struct ExtAuthzIdentityHeaders {
+  std::string user = "x-certgate-user";
+  std::string user_id = "x-certgate-user-id";
+  std::string fingerprint = "x-certgate-fingerprint";
+  std::string subject = "x-certgate-subject";
+};
+
+// Envoy ext_authz backend. The certificate comes from attributes.source.certificate when Envoy
+// sends it (include_peer_certificate), else from the first of `headers` present in the request.
+// Envoy is the forwarder: its address must be listed under `forwarders`.
+struct ExtAuthzConfig {
+  std::vector<ExtAuthzHeaderConfig> headers = {{"x-forwarded-client-cert", "xfcc"}};
+  ExtAuthzIdentityHeaders identity_headers;
+};
+
 struct Config {
   // Authorization listener (Authorize), host:port. Port 0 picks a free port.
   std::string listen = "127.0.0.1:8443";
@@ -55,6 +79,8 @@ struct Config {
   int64_t shutdown_grace_ms = 5000;
   // Audit group commit: events per transaction.
   int audit_max_batch = 256;
+  // Envoy ext_authz backend (`ext_authz: {headers: [...], identity_headers: {...}}`).
+  ExtAuthzConfig ext_authz;
 };
 
 // Parses YAML text (keys as in the struct; `forwarders` a list of maps). Unknown keys are an
