@@ -60,6 +60,14 @@ std::string CertStatus(const std::optional<store::Revocation>& rev) {
 
 }  // namespace
 
+grpc::Status AdminService::Begin(grpc::ServerContext* ctx, const char* method, CallScope* call) {
+  if (deps_.admission) {
+    call->ticket.emplace(deps_.admission->Enter());
+    if (!call->ticket->admitted()) return call->ticket->status();
+  }
+  return Authenticate(ctx, method, &call->actor);
+}
+
 grpc::Status AdminService::Authenticate(grpc::ServerContext* ctx, const char* method,
                                         std::string* actor) {
   if (!deps_.actor.empty()) {
@@ -218,8 +226,9 @@ grpc::Status AdminService::FindTarget(const std::string& fingerprint,
 
 grpc::Status AdminService::CreateUser(grpc::ServerContext* ctx, const v1::CreateUserRequest* req,
                                       v1::User* resp) {
-  std::string actor;
-  if (auto s = Authenticate(ctx, "user.create", &actor); !s.ok()) return s;
+  CallScope call;
+  if (auto s = Begin(ctx, "user.create", &call); !s.ok()) return s;
+  const std::string& actor = call.actor;
   if (req->name().empty() || req->name().size() > 256) {
     return Invalid("user name must be 1..256 bytes");
   }
@@ -248,8 +257,8 @@ grpc::Status AdminService::CreateUser(grpc::ServerContext* ctx, const v1::Create
 
 grpc::Status AdminService::GetUser(grpc::ServerContext* ctx, const v1::GetUserRequest* req,
                                    v1::User* resp) {
-  std::string actor;
-  if (auto s = Authenticate(ctx, "user.get", &actor); !s.ok()) return s;
+  CallScope call;
+  if (auto s = Begin(ctx, "user.get", &call); !s.ok()) return s;
   Result<std::optional<store::User>> u = req->user_case() == v1::GetUserRequest::kId
                                              ? deps_.store.GetUser(req->id())
                                              : deps_.store.GetUserByName(req->name());
@@ -261,8 +270,8 @@ grpc::Status AdminService::GetUser(grpc::ServerContext* ctx, const v1::GetUserRe
 
 grpc::Status AdminService::ListUsers(grpc::ServerContext* ctx, const v1::ListUsersRequest*,
                                      v1::ListUsersResponse* resp) {
-  std::string actor;
-  if (auto s = Authenticate(ctx, "user.list", &actor); !s.ok()) return s;
+  CallScope call;
+  if (auto s = Begin(ctx, "user.list", &call); !s.ok()) return s;
   auto users = deps_.store.ListUsers();
   if (!users.ok()) return Err(users.status());
   for (const auto& u : *users) *resp->add_users() = UserToProto(u);
@@ -272,8 +281,9 @@ grpc::Status AdminService::ListUsers(grpc::ServerContext* ctx, const v1::ListUse
 grpc::Status AdminService::SetUserDisabled(grpc::ServerContext* ctx,
                                            const v1::SetUserDisabledRequest* req, v1::User* resp) {
   const char* action = req->disabled() ? "user.disable" : "user.enable";
-  std::string actor;
-  if (auto s = Authenticate(ctx, action, &actor); !s.ok()) return s;
+  CallScope call;
+  if (auto s = Begin(ctx, action, &call); !s.ok()) return s;
+  const std::string& actor = call.actor;
   auto u = deps_.store.GetUserByName(req->name());
   if (!u.ok()) return Err(u.status());
   if (!u->has_value()) return NotFound("no user named '" + req->name() + "'");
@@ -289,8 +299,9 @@ grpc::Status AdminService::SetUserDisabled(grpc::ServerContext* ctx,
 
 grpc::Status AdminService::SetUserRoles(grpc::ServerContext* ctx,
                                         const v1::SetUserRolesRequest* req, v1::User* resp) {
-  std::string actor;
-  if (auto s = Authenticate(ctx, "user.roles", &actor); !s.ok()) return s;
+  CallScope call;
+  if (auto s = Begin(ctx, "user.roles", &call); !s.ok()) return s;
+  const std::string& actor = call.actor;
   std::vector<std::string> roles(req->roles().begin(), req->roles().end());
   for (const auto& r : roles) {
     if (!ValidRole(r)) return Invalid("invalid role '" + r + "' (use [a-z0-9._-], at most 64)");
@@ -316,8 +327,9 @@ grpc::Status AdminService::SetUserRoles(grpc::ServerContext* ctx,
 grpc::Status AdminService::EnrollCertificate(grpc::ServerContext* ctx,
                                              const v1::EnrollCertificateRequest* req,
                                              v1::Certificate* resp) {
-  std::string actor;
-  if (auto s = Authenticate(ctx, "cert.enroll", &actor); !s.ok()) return s;
+  CallScope call;
+  if (auto s = Begin(ctx, "cert.enroll", &call); !s.ok()) return s;
+  const std::string& actor = call.actor;
   auto user = deps_.store.GetUserByName(req->user_name());
   if (!user.ok()) return Err(user.status());
   if (!user->has_value()) return NotFound("no user named '" + req->user_name() + "'");
@@ -432,8 +444,8 @@ grpc::Status AdminService::EnrollCertificate(grpc::ServerContext* ctx,
 grpc::Status AdminService::GetCertificate(grpc::ServerContext* ctx,
                                           const v1::GetCertificateRequest* req,
                                           v1::Certificate* resp) {
-  std::string actor;
-  if (auto s = Authenticate(ctx, "cert.get", &actor); !s.ok()) return s;
+  CallScope call;
+  if (auto s = Begin(ctx, "cert.get", &call); !s.ok()) return s;
   std::optional<store::EnrolledCertificate> found;
   if (req->certificate_case() == v1::GetCertificateRequest::kId) {
     auto all = deps_.store.ListCertificates(std::nullopt);
@@ -454,8 +466,8 @@ grpc::Status AdminService::GetCertificate(grpc::ServerContext* ctx,
 grpc::Status AdminService::ListCertificates(grpc::ServerContext* ctx,
                                             const v1::ListCertificatesRequest* req,
                                             v1::ListCertificatesResponse* resp) {
-  std::string actor;
-  if (auto s = Authenticate(ctx, "cert.list", &actor); !s.ok()) return s;
+  CallScope call;
+  if (auto s = Begin(ctx, "cert.list", &call); !s.ok()) return s;
   if (!req->status().empty() && req->status() != "active" && req->status() != "revoked" &&
       req->status() != "on_hold") {
     return Invalid("status must be active, revoked or on_hold");
@@ -485,8 +497,9 @@ grpc::Status AdminService::ListCertificates(grpc::ServerContext* ctx,
 grpc::Status AdminService::RevokeCertificate(grpc::ServerContext* ctx,
                                              const v1::RevokeCertificateRequest* req,
                                              v1::RevokeCertificateResponse* resp) {
-  std::string actor;
-  if (auto s = Authenticate(ctx, "cert.revoke", &actor); !s.ok()) return s;
+  CallScope call;
+  if (auto s = Begin(ctx, "cert.revoke", &call); !s.ok()) return s;
+  const std::string& actor = call.actor;
   const int code = req->reason_code();
   if (code < 0 || code > 10 || code == 7) {
     return Invalid("reason_code must be an RFC 5280 CRLReason (0-6, 8-10)");
@@ -549,8 +562,9 @@ grpc::Status AdminService::RevokeCertificate(grpc::ServerContext* ctx,
 
 grpc::Status AdminService::ReleaseHold(grpc::ServerContext* ctx, const v1::ReleaseHoldRequest* req,
                                        v1::Certificate* resp) {
-  std::string actor;
-  if (auto s = Authenticate(ctx, "cert.release_hold", &actor); !s.ok()) return s;
+  CallScope call;
+  if (auto s = Begin(ctx, "cert.release_hold", &call); !s.ok()) return s;
+  const std::string& actor = call.actor;
   std::optional<store::EnrolledCertificate> found;
   const v1::IssuerSerial* is =
       req->target_case() == v1::ReleaseHoldRequest::kIssuerSerial ? &req->issuer_serial() : nullptr;
@@ -578,8 +592,8 @@ grpc::Status AdminService::ReleaseHold(grpc::ServerContext* ctx, const v1::Relea
 
 grpc::Status AdminService::QueryAudit(grpc::ServerContext* ctx, const v1::QueryAuditRequest* req,
                                       v1::QueryAuditResponse* resp) {
-  std::string actor;
-  if (auto s = Authenticate(ctx, "audit.query", &actor); !s.ok()) return s;
+  CallScope call;
+  if (auto s = Begin(ctx, "audit.query", &call); !s.ok()) return s;
   store::AuditQuery q;
   if (req->has_since()) q.since = Micros(req->since());
   if (req->has_until()) q.until = Micros(req->until());
@@ -636,8 +650,8 @@ grpc::Status AdminService::QueryAudit(grpc::ServerContext* ctx, const v1::QueryA
 
 grpc::Status AdminService::Explain(grpc::ServerContext* ctx, const v1::ExplainRequest* req,
                                    v1::ExplainResponse* resp) {
-  std::string actor;
-  if (auto s = Authenticate(ctx, "explain", &actor); !s.ok()) return s;
+  CallScope call;
+  if (auto s = Begin(ctx, "explain", &call); !s.ok()) return s;
   if (!deps_.authorizer) return {grpc::StatusCode::UNIMPLEMENTED, "explain is not available here"};
   const std::string caller = req->caller().empty() ? ctx->peer() : req->caller();
   auto input = InputFromRequest(req->request(), caller);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "certgate/v1/admin.grpc.pb.h"
+#include "server/api/admission.h"
 #include "server/audit/audit_writer.h"
 #include "server/authz/authorizer.h"
 #include "server/common/clock.h"
@@ -29,6 +30,9 @@ class AdminService final : public v1::Admin::Service {
     bool require_admin_certificate = false;
     // When set, the acting identity recorded for every call (the CLI's direct-database mode).
     std::string actor;
+    // Optional gate: draining and in-flight tracking. Give the admin listeners their own
+    // (unbounded) Admission so operators can still revoke while Authorize is overloaded.
+    Admission* admission = nullptr;
   };
   explicit AdminService(Deps deps) : deps_(std::move(deps)) {}
 
@@ -58,6 +62,13 @@ class AdminService final : public v1::Admin::Service {
                        v1::ExplainResponse* resp) override;
 
  private:
+  // Per-call state: the admission ticket (held until the handler returns) and the actor.
+  struct CallScope {
+    std::optional<Admission::Ticket> ticket;
+    std::string actor;
+  };
+  // Admission, then Authenticate.
+  grpc::Status Begin(grpc::ServerContext* ctx, const char* method, CallScope* call);
   // Who is calling. On a listener that requires admin certificates, checks the caller's client
   // certificate (enrolled, not revoked, user enabled, role "admin"); a refusal is audited and
   // returned as UNAUTHENTICATED (no certificate) or PERMISSION_DENIED.

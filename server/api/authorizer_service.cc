@@ -3,6 +3,8 @@
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
+#include <optional>
+
 #include "server/api/grpc_status.h"
 
 namespace certgate::api {
@@ -144,6 +146,11 @@ void FillResponse(const authz::AuthorizeResult& result, const std::string& reque
 grpc::Status AuthorizerService::Authorize(grpc::ServerContext* context,
                                           const v1::AuthorizeRequest* request,
                                           v1::AuthorizeResponse* response) {
+  std::optional<Admission::Ticket> ticket;
+  if (admission_) {
+    ticket.emplace(admission_->Enter());
+    if (!ticket->admitted()) return ticket->status();
+  }
   const std::string peer = context->peer();
   Result<authz::AuthorizeInput> input = InputFromRequest(*request, peer);
   if (!input.ok()) return ToGrpcStatus(input.status());

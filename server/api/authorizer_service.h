@@ -3,6 +3,7 @@
 #pragma once
 
 #include "certgate/v1/authorizer.grpc.pb.h"
+#include "server/api/admission.h"
 #include "server/authz/authorizer.h"
 
 namespace certgate::api {
@@ -23,13 +24,16 @@ void FillCertificateInfo(const authz::CertificateSummary& s, v1::CertificateInfo
 // Thread-safe; `authorizer` must outlive the service.
 class AuthorizerService final : public v1::Authorizer::Service {
  public:
-  explicit AuthorizerService(authz::Authorizer& authorizer) : authorizer_(authorizer) {}
+  // `admission` (optional) gates every call: overload and draining.
+  explicit AuthorizerService(authz::Authorizer& authorizer, Admission* admission = nullptr)
+      : authorizer_(authorizer), admission_(admission) {}
 
   grpc::Status Authorize(grpc::ServerContext* context, const v1::AuthorizeRequest* request,
                          v1::AuthorizeResponse* response) override;
 
  private:
   authz::Authorizer& authorizer_;
+  Admission* admission_;
 };
 
 }  // namespace certgate::api

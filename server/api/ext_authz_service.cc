@@ -310,6 +310,11 @@ void FillCheckResponse(const authz::AuthorizeResult& result, const std::string& 
 grpc::Status ExtAuthzService::Check(grpc::ServerContext* context,
                                     const envoy_auth::CheckRequest* request,
                                     envoy_auth::CheckResponse* response) {
+  std::optional<Admission::Ticket> ticket;
+  if (admission_) {
+    ticket.emplace(admission_->Enter());
+    if (!ticket->admitted()) return ticket->status();
+  }
   const std::string peer = context->peer();
   authz::AuthorizeInput input = InputFromCheckRequest(*request, config_, peer);
   Result<authz::AuthorizeResult> result = authorizer_.Authorize(input);

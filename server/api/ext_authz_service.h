@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "envoy/service/auth/v3/external_auth.grpc.pb.h"
+#include "server/api/admission.h"
 #include "server/authz/authorizer.h"
 #include "server/config/config.h"
 
@@ -61,8 +62,10 @@ std::string HeaderSafeValue(std::string_view text);
 // Thread-safe; `authorizer` must outlive the service.
 class ExtAuthzService final : public envoy_auth::Authorization::Service {
  public:
-  ExtAuthzService(authz::Authorizer& authorizer, config::ExtAuthzConfig config)
-      : authorizer_(authorizer), config_(std::move(config)) {}
+  // `admission` (optional) gates every call: overload and draining.
+  ExtAuthzService(authz::Authorizer& authorizer, config::ExtAuthzConfig config,
+                  Admission* admission = nullptr)
+      : authorizer_(authorizer), config_(std::move(config)), admission_(admission) {}
 
   grpc::Status Check(grpc::ServerContext* context, const envoy_auth::CheckRequest* request,
                      envoy_auth::CheckResponse* response) override;
@@ -70,6 +73,7 @@ class ExtAuthzService final : public envoy_auth::Authorization::Service {
  private:
   authz::Authorizer& authorizer_;
   const config::ExtAuthzConfig config_;
+  Admission* admission_;
 };
 
 }  // namespace certgate::api

@@ -78,12 +78,17 @@ Result<std::unique_ptr<Server>> Server::Start(const config::Config& config, cons
   authz_opts.forwarders = config.forwarders;
   s->authorizer_ = std::make_unique<authz::Authorizer>(
       authz::Authorizer::Deps{*s->store_, *s->audit_, clock}, authz_opts);
-  s->authorizer_service_ = std::make_unique<AuthorizerService>(*s->authorizer_);
+  s->authz_admission_ = std::make_unique<Admission>(config.max_inflight);
+  s->admin_admission_ = std::make_unique<Admission>(0);
+  s->authorizer_service_ =
+      std::make_unique<AuthorizerService>(*s->authorizer_, s->authz_admission_.get());
   AdminService::Deps admin_deps{*s->store_, *s->audit_, clock, nullptr, 0, false, ""};
   admin_deps.authorizer = s->authorizer_.get();
   admin_deps.xfcc_element = config.xfcc_element;
+  admin_deps.admission = s->admin_admission_.get();
   s->admin_service_ = std::make_unique<AdminService>(admin_deps);
-  s->ext_authz_service_ = std::make_unique<ExtAuthzService>(*s->authorizer_, config.ext_authz);
+  s->ext_authz_service_ = std::make_unique<ExtAuthzService>(*s->authorizer_, config.ext_authz,
+                                                            s->authz_admission_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -166,21 +171,42 @@ void Server::Wait() {
 }
 
 void Server::Shutdown() {
-  auto deadline =
-      std::chrono::system_clock::now() + std::chrono::milliseconds(config_.shutdown_grace_ms);
-  // Both listeners drain concurrently; the audit writer flushes after the last call finished.
-  // Health first: NOT_SERVING on both listeners (and every later change ignored) while draining.
-  for (grpc::Server* server : {auth_server_.get(), admin_server_.get()}) {
+  std::lock_guard<std::mutex> lock(shutdown_mu_);
+  if (shut_down_) return;
+  shut_down_ = true;
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + std::chrono::milliseconds(config_.shutdown_grace_ms);
+  // 1. Health first: NOT_SERVING on every listener (and every later change ignored).
+  for (grpc::Server* server : {auth_server_.get(), admin_server_.get(), admin_tcp_server_.get()}) {
     if (!server) continue;
     if (auto* health = server->GetHealthCheckService()) health->Shutdown();
   }
+  // 2. Refuse new calls (UNAVAILABLE: callers retry elsewhere); let admitted ones finish, up to
+  // the grace period. Tracking calls ourselves matters: gRPC's own Shutdown(deadline) also
+  // waits for idle client connections to go away, which a proxy like Envoy never does.
+  if (authz_admission_) authz_admission_->StartDraining();
+  if (admin_admission_) admin_admission_->StartDraining();
+  bool idle = (!authz_admission_ || authz_admission_->WaitIdle(deadline)) &&
+              (!admin_admission_ || admin_admission_->WaitIdle(deadline));
+  if (!idle) {
+    spdlog::get("api")->warn("shutdown: grace period over with {} call(s) still in flight; "
+                             "cancelling them",
+                             authz_admission_ ? authz_admission_->inflight() : 0);
+  }
+  // 3. Stop the listeners now (anything left is cancelled), in parallel.
+  const auto now = std::chrono::system_clock::now();
   std::thread admin_stop([&] {
-    if (admin_server_) admin_server_->Shutdown(deadline);
-    if (admin_tcp_server_) admin_tcp_server_->Shutdown(deadline);
+    if (admin_server_) admin_server_->Shutdown(now);
+    if (admin_tcp_server_) admin_tcp_server_->Shutdown(now);
   });
-  if (auth_server_) auth_server_->Shutdown(deadline);
+  if (auth_server_) auth_server_->Shutdown(now);
   admin_stop.join();
+  // 4. Flush the audit writer: every answered call already has its row; this drains the rest.
   if (audit_) audit_->Shutdown();
+  spdlog::get("api")->info("shutdown complete in {} ms",
+                           std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::steady_clock::now() - start)
+                               .count());
 }
 
 Server::~Server() {

@@ -5,9 +5,11 @@
 #include <grpcpp/server.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "server/api/admin_service.h"
+#include "server/api/admission.h"
 #include "server/api/authorizer_service.h"
 #include "server/api/ext_authz_service.h"
 #include "server/audit/audit_writer.h"
@@ -44,6 +46,8 @@ class Server {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<audit::AuditWriter> audit_;
   std::unique_ptr<authz::Authorizer> authorizer_;
+  std::unique_ptr<Admission> authz_admission_;  // Authorize + Check: bounded, drained
+  std::unique_ptr<Admission> admin_admission_;  // admin listeners: drained only
   std::unique_ptr<AuthorizerService> authorizer_service_;
   std::unique_ptr<ExtAuthzService> ext_authz_service_;
   std::unique_ptr<AdminService> admin_service_;
@@ -51,6 +55,8 @@ class Server {
   std::unique_ptr<grpc::Server> auth_server_;
   std::unique_ptr<grpc::Server> admin_server_;
   std::unique_ptr<grpc::Server> admin_tcp_server_;
+  std::mutex shutdown_mu_;  // serialises Shutdown(); guards shut_down_
+  bool shut_down_ = false;
   int port_ = 0;
   int admin_tcp_port_ = 0;
   std::string admin_socket_;

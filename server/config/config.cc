@@ -113,7 +113,7 @@ Result<Config> ParseConfigYaml(const std::string& yaml_text) {
     CERTGATE_RETURN_IF_ERROR(CheckKeys(root,
                                        {"listen", "admin_socket", "database", "log_level",
                                         "xfcc_element", "forwarders", "synchronous_full",
-                                        "shutdown_grace_ms", "audit_max_batch", "admin_tcp",
+                                        "shutdown_grace_ms", "audit_max_batch", "admin_tcp", "max_inflight",
                                         "ext_authz"},
                                        ""));
     Read(root, "listen", cfg.listen);
@@ -124,6 +124,7 @@ Result<Config> ParseConfigYaml(const std::string& yaml_text) {
     Read(root, "synchronous_full", cfg.synchronous_full);
     Read(root, "shutdown_grace_ms", cfg.shutdown_grace_ms);
     Read(root, "audit_max_batch", cfg.audit_max_batch);
+    Read(root, "max_inflight", cfg.max_inflight);
     if (root["admin_tcp"]) {
       const YAML::Node& a = root["admin_tcp"];
       CERTGATE_RETURN_IF_ERROR(
@@ -178,6 +179,7 @@ Status Validate(const Config& cfg) {
     return Status::InvalidArgument("log_level must be one of trace, debug, info, warn, error, critical, off");
   }
   if (cfg.shutdown_grace_ms < 0) return Status::InvalidArgument("shutdown_grace_ms must be >= 0");
+  if (cfg.max_inflight < 0) return Status::InvalidArgument("max_inflight must be >= 0");
   if (cfg.audit_max_batch < 1 || cfg.audit_max_batch > 10000) {
     return Status::InvalidArgument("audit_max_batch must be in 1..10000");
   }

@@ -77,6 +77,9 @@ struct Config {
   bool synchronous_full = true;
   // Maximum time to wait for in-flight calls on SIGTERM before cancelling them.
   int64_t shutdown_grace_ms = 5000;
+  // Authorize/Check calls worked on at once; beyond this, RESOURCE_EXHAUSTED at once
+  // (0 = unbounded). Admin calls are not counted.
+  int max_inflight = 256;
   // Audit group commit: events per transaction.
   int audit_max_batch = 256;
   // Envoy ext_authz backend (`ext_authz: {headers: [...], identity_headers: {...}}`).
