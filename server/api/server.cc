@@ -193,8 +193,10 @@ void Server::Shutdown() {
                              "cancelling them",
                              authz_admission_ ? authz_admission_->inflight() : 0);
   }
-  // 3. Stop the listeners now (anything left is cancelled), in parallel.
-  const auto now = std::chrono::system_clock::now();
+  // 3. Stop the listeners, in parallel. gRPC sends GOAWAY at once; calls it had already queued
+  // but not yet handed to a handler get a short window to reach one (and be refused with
+  // UNAVAILABLE) before anything left is cancelled.
+  const auto now = std::chrono::system_clock::now() + std::chrono::milliseconds(250);
   std::thread admin_stop([&] {
     if (admin_server_) admin_server_->Shutdown(now);
     if (admin_tcp_server_) admin_tcp_server_->Shutdown(now);

@@ -41,8 +41,15 @@ std::set<std::string> AuditedRequestIds(Client& admin) {
     q.set_before_id(before);
     q.set_limit(1000);
     v1::QueryAuditResponse resp;
-    auto ctx = admin.NewContext();
-    grpc::Status s = admin.admin().QueryAudit(ctx.get(), q, &resp);
+    grpc::Status s;
+    // A connection left from before a restart can fail once (UNAVAILABLE); retry briefly.
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      resp.Clear();
+      auto ctx = admin.NewContext();
+      ctx->set_wait_for_ready(true);
+      s = admin.admin().QueryAudit(ctx.get(), q, &resp);
+      if (s.error_code() != grpc::StatusCode::UNAVAILABLE) break;
+    }
     EXPECT_TRUE(s.ok()) << s.error_message();
     if (!s.ok() || resp.events_size() == 0) break;
     for (const auto& e : resp.events()) {
@@ -204,12 +211,16 @@ TEST(GracefulShutdown, SigtermLetsInFlightCallsFinishFlushesAuditAndExitsZeroQui
   const auto took = std::chrono::steady_clock::now() - t0;
   stop = true;
   driver.join();
+  idle.reset();
 
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
   EXPECT_LT(took, std::chrono::milliseconds(2000)) << "no waiting out the grace period when idle";
   ASSERT_GT(load.answered.size(), 0u);
+  // Calls that arrive while draining are refused: UNAVAILABLE from certgate, or CANCELLED for
+  // a stream gRPC resets while the listener closes. Either way an error, never an answer.
   for (const auto& [code, n] : load.errors) {
-    EXPECT_EQ(code, grpc::StatusCode::UNAVAILABLE) << n << " calls failed with code " << code;
+    EXPECT_TRUE(code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::CANCELLED)
+        << n << " calls failed with code " << code;
   }
   // Every answered call's audit row is in the database after the restart.
   testing::ServerProcess again(opts);
