@@ -85,7 +85,9 @@ class AuthorizeIntegration : public ::testing::Test {
   static void TearDownTestSuite() {
     delete client_;
     delete admin_;
-    if (server_) EXPECT_EQ(server_->Stop(), 0);  // clean exit status on SIGTERM
+    if (server_) {
+      EXPECT_EQ(server_->Stop(), 0);  // clean exit status on SIGTERM
+    }
     delete server_;
     server_ = nullptr;
   }

@@ -6,12 +6,31 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 namespace certgate::testing {
 
 std::string Env(const char* name) {
   const char* v = std::getenv(name);
-  return v ? std::string(v) : std::string();
+  if (v) return std::string(v);
+  // Build-time defaults for the variables ctest would set (see tests/CMakeLists.txt).
+  static const struct {
+    std::string_view name;
+    const char* value;
+  } kDefaults[] = {
+#ifdef CERTGATE_DEFAULT_TESTDATA
+      {"CERTGATE_TESTDATA", CERTGATE_DEFAULT_TESTDATA},
+      {"CERTGATE_SERVER_BIN", CERTGATE_DEFAULT_SERVER_BIN},
+      {"CERTGATE_CLI_BIN", CERTGATE_DEFAULT_CLI_BIN},
+      {"CERTGATE_SOURCE_DIR", CERTGATE_DEFAULT_SOURCE_DIR},
+      {"CERTGATE_PROTO_DIR", CERTGATE_DEFAULT_PROTO_DIR},
+#endif
+      {"", ""},
+  };
+  for (const auto& d : kDefaults) {
+    if (!d.name.empty() && d.name == name) return d.value;
+  }
+  return std::string();
 }
 
 std::string TestdataDir() {
