@@ -126,6 +126,12 @@ class FailAtStore final : public store::Store {
   CG_FORWARD(Status, ReleaseHold, (const std::string& i, const std::string& n), (i, n))
   CG_FORWARD(Result<std::optional<store::Revocation>>, FindRevocation,
              (const std::string& f, const std::string& i, const std::string& n), (f, i, n))
+  CG_FORWARD(Result<store::CrlInfo>, ImportCrl,
+             (const store::CrlInfo& c, const std::vector<store::CrlEntry>& e), (c, e))
+  CG_FORWARD(Result<std::vector<store::CrlInfo>>, ListCrls, (), ())
+  CG_FORWARD(Result<std::optional<store::CrlInfo>>, GetCrlInfo, (const std::string& i), (i))
+  CG_FORWARD(Result<std::optional<store::CrlEntry>>, FindCrlEntry,
+             (const std::string& i, const std::string& s), (i, s))
   CG_FORWARD(Status, AppendAudit, (std::vector<store::AuditEvent>& e), (e))
   CG_FORWARD(Result<std::vector<store::AuditEvent>>, QueryAudit, (const store::AuditQuery& q), (q))
   CG_FORWARD(Status, Ping, (), ())
