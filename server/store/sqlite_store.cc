@@ -282,8 +282,8 @@ Status Migrate(Conn& conn, const SqliteOptions& options, const Clock& clock,
 #define REVOCATION_COLUMNS \
   "id, issuer_canonical, serial, fingerprint_sha256, reason, revoked_at, source"
 // Everything but der (see CrlInfo).
-#define CRL_INFO_COLUMNS                                                                     \
-  "id, issuer_canonical, issuer_display, crl_number, this_update, next_update, "             \
+#define CRL_INFO_COLUMNS                                                         \
+  "id, issuer_canonical, issuer_display, crl_number, this_update, next_update, " \
   "fingerprint_sha256, entry_count, imported_at"
 #define AUDIT_COLUMNS                                                                          \
   "id, time, kind, request_id, caller, fingerprint_sha256, subject, issuer, serial, user_id, " \
@@ -783,9 +783,10 @@ Result<CrlInfo> SqliteStore::ImportCrl(const CrlInfo& crl, const std::vector<Crl
   {
     STORE_ASSIGN_OR_RETURN(
         Stmt * st,
-        conn->Prepare("INSERT INTO crls (issuer_canonical, issuer_display, crl_number, "
-                      "this_update, next_update, der, fingerprint_sha256, entry_count, imported_at) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+        conn->Prepare(
+            "INSERT INTO crls (issuer_canonical, issuer_display, crl_number, "
+            "this_update, next_update, der, fingerprint_sha256, entry_count, imported_at) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
     StmtScope s(*st);
     s->BindText(1, stored.issuer_canonical);
     s->BindText(2, stored.issuer_display);
@@ -844,9 +845,8 @@ Result<std::optional<CrlInfo>> SqliteStore::GetCrlInfo(const std::string& issuer
 Result<std::optional<CrlEntry>> SqliteStore::FindCrlEntry(const std::string& issuer_canonical,
                                                           const std::string& serial) {
   STORE_ASSIGN_OR_RETURN(ConnPool::Lease conn, pool_.Acquire());
-  STORE_ASSIGN_OR_RETURN(
-      Stmt * st, conn->Prepare("SELECT reason, revocation_date FROM crl_entries "
-                               "WHERE issuer_canonical = ?1 AND serial = ?2"));
+  STORE_ASSIGN_OR_RETURN(Stmt * st, conn->Prepare("SELECT reason, revocation_date FROM crl_entries "
+                                                  "WHERE issuer_canonical = ?1 AND serial = ?2"));
   StmtScope s(*st);
   s->BindText(1, issuer_canonical);
   s->BindText(2, serial);
