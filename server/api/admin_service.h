@@ -1,9 +1,11 @@
-// certgate.v1.Admin: users, enrollment, revocation and the audit trail. Served only on the
-// admin listener. Every state-changing call writes an audit row (kind "admin") naming the actor.
+// certgate.v1.Admin: users, enrollment, revocation, imported CRLs and the audit trail. Served only
+// on the admin listener. Every state-changing call writes an audit row (kind "admin") naming the
+// actor.
 #pragma once
 
 #include "certgate/v1/admin.grpc.pb.h"
 #include "server/audit/audit_writer.h"
+#include "server/certs/validator.h"
 #include "server/common/clock.h"
 #include "server/store/store.h"
 
@@ -17,6 +19,8 @@ class AdminService final : public v1::Admin::Service {
     audit::AuditWriter& audit;
     const Clock& clock;
     int xfcc_element = 0;
+    // Trust anchors (to verify imported CRLs) and the validation cache (invalidated by an import).
+    certs::Validator* validator = nullptr;
   };
   explicit AdminService(Deps deps) : deps_(deps) {}
 
@@ -36,6 +40,10 @@ class AdminService final : public v1::Admin::Service {
                                  v1::RevokeCertificateResponse* resp) override;
   grpc::Status QueryAudit(grpc::ServerContext* ctx, const v1::QueryAuditRequest* req,
                           v1::QueryAuditResponse* resp) override;
+  grpc::Status ImportCrl(grpc::ServerContext* ctx, const v1::ImportCrlRequest* req,
+                         v1::ImportCrlResponse* resp) override;
+  grpc::Status ListCrls(grpc::ServerContext* ctx, const v1::ListCrlsRequest* req,
+                        v1::ListCrlsResponse* resp) override;
 
  private:
   // Writes the admin audit row for an action; an audit failure fails the call.

@@ -56,19 +56,6 @@ Status ReadWholeFile(const std::string& path, std::string& out) {
   return Status::Ok();
 }
 
-// The DER certificates in a PEM or DER file.
-Result<std::vector<std::string>> ReadCertificateFile(const std::string& path) {
-  std::string data;
-  CERTGATE_RETURN_IF_ERROR(ReadWholeFile(path, data));
-  if (data.find("-----BEGIN") != std::string::npos) {
-    Result<std::vector<std::string>> certs = SplitPemCertificates(data);
-    if (!certs.ok()) return Status::InvalidArgument(path + ": " + certs.status().message());
-    return certs;
-  }
-  if (data.empty()) return Status::InvalidArgument(path + ": empty file");
-  return std::vector<std::string>{std::move(data)};
-}
-
 // SHA-256 over every certificate of the chain, each prefixed with its length (so that the
 // boundaries are part of the key), and a byte for the mode.
 ChainKey ChainKeyOf(const std::vector<std::string>& chain_der, unsigned char mode) {
@@ -94,8 +81,19 @@ constexpr unsigned char kModeParseOnly = 'p';
 
 }  // namespace
 
-// ---- TrustStore
-// ----------------------------------------------------------------------------------
+Result<std::vector<std::string>> ReadCertificateFile(const std::string& path) {
+  std::string data;
+  CERTGATE_RETURN_IF_ERROR(ReadWholeFile(path, data));
+  if (data.find("-----BEGIN") != std::string::npos) {
+    Result<std::vector<std::string>> certs = SplitPemCertificates(data);
+    if (!certs.ok()) return Status::InvalidArgument(path + ": " + certs.status().message());
+    return certs;
+  }
+  if (data.empty()) return Status::InvalidArgument(path + ": empty file");
+  return std::vector<std::string>{std::move(data)};
+}
+
+// ---- TrustStore ----
 
 TrustStore::TrustStore() : impl_(std::make_unique<Impl>()) {}
 TrustStore::~TrustStore() = default;
@@ -182,7 +180,7 @@ std::string TrustStore::Describe() const {
          std::to_string(intermediates_.size()) + " intermediate(s)";
 }
 
-// ---- chain verification -------------------------------------------------------------------------
+// ---- chain verification ----
 
 namespace {
 
@@ -307,7 +305,7 @@ Validation VerifyChain(const TrustStore& trust, const std::vector<std::string>& 
   return ParseAndVerify(&trust, chain_der, now);
 }
 
-// ---- Validator ----------------------------------------------------------------------------------
+// ---- Validator ----
 
 Validator::Validator(std::shared_ptr<const TrustStore> trust, ValidatorOptions options)
     : trust_(trust ? std::move(trust) : TrustStore::Empty()),

@@ -67,6 +67,10 @@ class TrustStore {
   std::unique_ptr<Impl> impl_;
 };
 
+// The DER certificates in a file holding PEM (one or more CERTIFICATE blocks) or one DER
+// certificate (not yet parsed by ParseCertificate). NotFound / InvalidArgument naming the file.
+Result<std::vector<std::string>> ReadCertificateFile(const std::string& path);
+
 // One certificate of a verified chain, as the revocation checks need it.
 struct ChainCertificate {
   std::string subject_display;  // RFC 4514
