@@ -468,8 +468,12 @@ int main(int argc, char** argv) {
   auto* crl = app.add_subcommand("crl", "import and list certificate revocation lists");
   crl->require_subcommand(1);
   auto crl_row = [](const certgate::v1::CrlInfo& c) -> std::vector<std::string> {
-    return {c.issuer(), c.crl_number(), FormatTime(c.this_update()), FormatTime(c.next_update()),
-            std::to_string(c.entry_count()), c.stale() ? "STALE" : "current",
+    return {c.issuer(),
+            c.crl_number(),
+            FormatTime(c.this_update()),
+            FormatTime(c.next_update()),
+            std::to_string(c.entry_count()),
+            c.stale() ? "STALE" : "current",
             FormatTime(c.imported_at())};
   };
   const std::vector<std::string> crl_header = {"ISSUER",  "NUMBER", "THIS UPDATE", "NEXT UPDATE",
