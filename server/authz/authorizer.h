@@ -115,6 +115,9 @@ class Authorizer {
     certs::Validator* validator = nullptr;
   };
   Authorizer(Deps deps, AuthorizerOptions options);
+  // Not copyable or movable: the compiled forwarder rules point into options_.
+  Authorizer(const Authorizer&) = delete;
+  Authorizer& operator=(const Authorizer&) = delete;
 
   // Runs the pipeline and records the audit row, returning only once it is committed.
   // A non-OK Result means certgate could not decide (database failure, audit failure): the
