@@ -38,11 +38,12 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  // Block the shutdown signals in every thread; one thread waits for them.
+  // Block the shutdown and reload signals in every thread; one thread waits for them.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto server = certgate::api::Server::Start(cfg, certgate::SystemClock::Instance());
@@ -56,9 +57,27 @@ int main(int argc, char** argv) {
               (*server)->port(), (*server)->admin_socket().c_str(), (*server)->admin_tcp_port());
   std::fflush(stdout);
 
+  // SIGHUP reloads the trust anchors: the `trust:` section of the config file as it is now (other
+  // settings need a restart), or the same files when there is no config file.
   std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
+    while (true) {
+      int sig = 0;
+      sigwait(&signals, &sig);
+      if (sig != SIGHUP) break;
+      certgate::config::TrustConfig trust = cfg.trust;
+      if (!config_path.empty()) {
+        auto reread = certgate::config::LoadConfigFile(config_path);
+        certgate::Status valid =
+            reread.ok() ? certgate::config::Validate(*reread) : reread.status();
+        if (!valid.ok()) {
+          std::fprintf(stderr, "certgate-server: SIGHUP: keeping the current trust anchors: %s\n",
+                       valid.message().c_str());
+          continue;
+        }
+        trust = reread->trust;
+      }
+      (void)(*server)->ReloadTrust(trust);  // logs the outcome; a failure keeps the old anchors
+    }
     (*server)->Shutdown();
   });
   (*server)->Wait();

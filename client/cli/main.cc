@@ -1,4 +1,4 @@
-// certgate: the operator CLI. Subcommands by noun (user, cert, audit, authorize); human tables
+// certgate: the operator CLI. Subcommands by noun (user, cert, audit, crl, authorize); human tables
 // by default, `-o json` for scripts. Exit codes: 0 success/allowed, 1 denied or not found,
 // 2 usage or connection error. Talks to the server through the client library only.
 #include <google/protobuf/util/json_util.h>
@@ -223,6 +223,7 @@ int main(int argc, char** argv) {
       "  certgate audit list --limit 20 -o json\n"
       "  certgate audit tail -f\n"
       "  certgate --db data/certgate.db user create root --role admin   # bootstrap, no server\n"
+      "  certgate crl import root.crl\n"
       "Environment: CERTGATE_SERVER (authorize target), CERTGATE_ADMIN_SOCKET (admin target).");
   Globals g;
   app.add_option("--server", g.server,
@@ -753,6 +754,95 @@ int main(int argc, char** argv) {
                 << ": " << resp.result().rejection().message() << "\n";
     }
     exit_code = resp.result().has_identity() ? kExitOk : kExitDenied;
+  });
+
+  // ---- crl ----
+  auto* crl = app.add_subcommand("crl", "import and list certificate revocation lists");
+  crl->require_subcommand(1);
+  auto crl_row = [](const certgate::v1::CrlInfo& c) -> std::vector<std::string> {
+    return {c.issuer(),
+            c.crl_number(),
+            FormatTime(c.this_update()),
+            FormatTime(c.next_update()),
+            std::to_string(c.entry_count()),
+            c.stale() ? "STALE" : "current",
+            FormatTime(c.imported_at())};
+  };
+  const std::vector<std::string> crl_header = {"ISSUER",  "NUMBER", "THIS UPDATE", "NEXT UPDATE",
+                                               "ENTRIES", "STATUS", "IMPORTED"};
+  auto* crl_import = crl->add_subcommand("import", "import a CRL (its signature is verified)");
+  crl_import->footer(
+      "The CRL (DER or PEM) must be signed by its issuer: a configured trust anchor or\n"
+      "intermediate with the CRL's issuer name, or the certificate given with --issuer-cert.\n"
+      "It replaces that issuer's imported CRL only if its CRL number is greater.\n"
+      "Exit codes: 0 imported; 1 refused (bad signature, older or same CRL number, unusable CRL);\n"
+      "2 usage or connection error.\n"
+      "Examples:\n"
+      "  certgate crl import root.crl\n"
+      "  certgate crl import --issuer-cert partner-ca.pem partner.crl -o json");
+  std::string ci_file, ci_issuer;
+  crl_import->add_option("file", ci_file, "CRL file (DER or PEM)")->required();
+  crl_import->add_option("--issuer-cert", ci_issuer,
+                         "issuer certificate file (PEM/DER) when the issuer is not configured");
+  crl_import->callback([&] {
+    certgate::v1::ImportCrlRequest req;
+    std::string data;
+    if (!ReadFile(ci_file, &data)) {
+      std::fprintf(stderr, "certgate: cannot read %s\n", ci_file.c_str());
+      exit_code = kExitUsage;
+      return;
+    }
+    req.set_crl(data);
+    if (!ci_issuer.empty()) {
+      if (!ReadFile(ci_issuer, &data)) {
+        std::fprintf(stderr, "certgate: cannot read %s\n", ci_issuer.c_str());
+        exit_code = kExitUsage;
+        return;
+      }
+      req.set_issuer_certificate(data);
+    }
+    auto client = Connect(g, true);
+    if (!client) {
+      exit_code = kExitUsage;
+      return;
+    }
+    certgate::v1::ImportCrlResponse resp;
+    auto ctx = client->NewContext();
+    grpc::Status s = client->admin().ImportCrl(ctx.get(), req, &resp);
+    if (!s.ok()) {
+      exit_code = RpcError(s);
+      // The server looked at the CRL and refused it: not a usage error.
+      if (s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) exit_code = kExitDenied;
+      return;
+    }
+    if (g.output == "json") {
+      std::cout << ToJson(resp) << "\n";
+      return;
+    }
+    PrintTable(crl_header, {crl_row(resp.crl())});
+  });
+  auto* crl_list = crl->add_subcommand("list", "list the imported CRLs, one per issuer");
+  crl_list->footer("Example:\n  certgate crl list -o json");
+  crl_list->callback([&] {
+    auto client = Connect(g, true);
+    if (!client) {
+      exit_code = kExitUsage;
+      return;
+    }
+    certgate::v1::ListCrlsResponse resp;
+    auto ctx = client->NewContext();
+    grpc::Status s = client->admin().ListCrls(ctx.get(), {}, &resp);
+    if (!s.ok()) {
+      exit_code = RpcError(s);
+      return;
+    }
+    if (g.output == "json") {
+      std::cout << ToJson(resp) << "\n";
+      return;
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& c : resp.crls()) rows.push_back(crl_row(c));
+    PrintTable(crl_header, rows);
   });
 
   try {

@@ -7,6 +7,8 @@
 
 #include "server/api/authorizer_service.h"
 #include "server/api/grpc_status.h"
+#include "server/authz/authorizer.h"
+#include "server/authz/crl_import.h"
 #include "server/certs/certificate.h"
 #include "server/certs/dn.h"
 #include "server/certs/serial.h"
@@ -664,6 +666,56 @@ grpc::Status AdminService::Explain(grpc::ServerContext* ctx, const v1::ExplainRe
   FillResponse(result, input->request_id, *resp->mutable_result());
   resp->add_steps("extract: caller " + caller);
   for (const auto& step : result.decision.trace) resp->add_steps(step);
+  return grpc::Status::OK;
+}
+
+namespace {
+
+v1::CrlInfo CrlToProto(const store::CrlInfo& c, int64_t now) {
+  v1::CrlInfo out;
+  out.set_issuer(c.issuer_display);
+  out.set_crl_number(c.crl_number);
+  out.mutable_this_update()->set_seconds(c.this_update);
+  if (c.next_update != 0) out.mutable_next_update()->set_seconds(c.next_update);
+  out.set_entry_count(c.entry_count);
+  SetMicros(c.imported_at, out.mutable_imported_at());
+  out.set_stale(c.next_update != 0 && now > c.next_update);
+  out.set_fingerprint_sha256(c.fingerprint_sha256);
+  return out;
+}
+
+}  // namespace
+
+grpc::Status AdminService::ImportCrl(grpc::ServerContext* ctx, const v1::ImportCrlRequest* req,
+                                     v1::ImportCrlResponse* resp) {
+  CallScope call;
+  if (auto s = Begin(ctx, "crl.import", &call); !s.ok()) return s;
+  if (deps_.validator == nullptr) {
+    return {grpc::StatusCode::UNIMPLEMENTED, "this server has no validator for CRL imports"};
+  }
+  if (req->crl().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "no CRL given"};
+  auto imported = authz::ImportCrl(deps_.store, *deps_.validator, deps_.clock, req->crl(),
+                                   req->issuer_certificate());
+  if (!imported.ok()) return Err(imported.status());
+  if (Status s = RecordAdmin(call.actor, "crl.import", "crl/" + imported->issuer_display,
+                             "crl_number=" + imported->crl_number +
+                                 " entries=" + std::to_string(imported->entry_count),
+                             std::nullopt, "", imported->fingerprint_sha256);
+      !s.ok()) {
+    return Err(s);
+  }
+  *resp->mutable_crl() = CrlToProto(*imported, deps_.clock.NowSeconds());
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::ListCrls(grpc::ServerContext* ctx, const v1::ListCrlsRequest*,
+                                    v1::ListCrlsResponse* resp) {
+  CallScope call;
+  if (auto s = Begin(ctx, "crl.list", &call); !s.ok()) return s;
+  auto crls = deps_.store.ListCrls();
+  if (!crls.ok()) return Err(crls.status());
+  const int64_t now = deps_.clock.NowSeconds();
+  for (const store::CrlInfo& c : *crls) *resp->add_crls() = CrlToProto(c, now);
   return grpc::Status::OK;
 }
 

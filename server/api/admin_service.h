@@ -1,6 +1,7 @@
-// certgate.v1.Admin: users, enrollment, revocation, the audit trail and explain. Served only on
-// admin listeners (a 0600 unix socket by default; TCP only with mTLS). Every state-changing call
-// writes an audit row (kind "admin") naming the acting identity; refused calls are audited too.
+// certgate.v1.Admin: users, enrollment, revocation, imported CRLs, the audit trail and explain.
+// Served only on admin listeners (a 0600 unix socket by default; TCP only with mTLS). Every
+// state-changing call writes an audit row (kind "admin") naming the acting identity; refused
+// calls are audited too.
 #pragma once
 
 #include <optional>
@@ -10,6 +11,7 @@
 #include "server/api/admission.h"
 #include "server/audit/audit_writer.h"
 #include "server/authz/authorizer.h"
+#include "server/certs/validator.h"
 #include "server/common/clock.h"
 #include "server/store/store.h"
 
@@ -33,6 +35,8 @@ class AdminService final : public v1::Admin::Service {
     // Optional gate: draining and in-flight tracking. Give the admin listeners their own
     // (unbounded) Admission so operators can still revoke while Authorize is overloaded.
     Admission* admission = nullptr;
+    // Trust anchors (to verify imported CRLs) and the validation cache (invalidated by an import).
+    certs::Validator* validator = nullptr;
   };
   explicit AdminService(Deps deps) : deps_(std::move(deps)) {}
 
@@ -60,6 +64,10 @@ class AdminService final : public v1::Admin::Service {
                           v1::QueryAuditResponse* resp) override;
   grpc::Status Explain(grpc::ServerContext* ctx, const v1::ExplainRequest* req,
                        v1::ExplainResponse* resp) override;
+  grpc::Status ImportCrl(grpc::ServerContext* ctx, const v1::ImportCrlRequest* req,
+                         v1::ImportCrlResponse* resp) override;
+  grpc::Status ListCrls(grpc::ServerContext* ctx, const v1::ListCrlsRequest* req,
+                        v1::ListCrlsResponse* resp) override;
 
  private:
   // Per-call state: the admission ticket (held until the handler returns) and the actor.

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "server/api/grpc_status.h"
+#include "server/certs/certificate.h"
 
 namespace certgate::api {
 namespace {
@@ -143,6 +144,18 @@ void FillResponse(const authz::AuthorizeResult& result, const std::string& reque
   }
 }
 
+std::string PeerCertificateDer(const grpc::ServerContext& context) {
+  const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (!auth) return "";
+  // The leaf the TLS handshake verified against tls.client_ca_file, as PEM.
+  const std::vector<grpc::string_ref> pem = auth->FindPropertyValues("x509_pem_cert");
+  if (pem.empty()) return "";
+  Result<std::vector<std::string>> der =
+      certs::SplitPemCertificates(std::string_view(pem.front().data(), pem.front().size()));
+  if (!der.ok() || der->empty()) return "";
+  return std::move(der->front());
+}
+
 grpc::Status AuthorizerService::Authorize(grpc::ServerContext* context,
                                           const v1::AuthorizeRequest* request,
                                           v1::AuthorizeResponse* response) {
@@ -154,6 +167,11 @@ grpc::Status AuthorizerService::Authorize(grpc::ServerContext* context,
   const std::string peer = context->peer();
   Result<authz::AuthorizeInput> input = InputFromRequest(*request, peer);
   if (!input.ok()) return ToGrpcStatus(input.status());
+  // Only a forwarded credential needs to know who the caller is.
+  const authz::Credential::Kind kind = input->credential.kind;
+  if (kind == authz::Credential::Kind::kHeader || kind == authz::Credential::Kind::kSubjectSerial) {
+    input->caller_certificate_der = PeerCertificateDer(*context);
+  }
   Result<authz::AuthorizeResult> result = authorizer_.Authorize(*input);
   if (!result.ok()) {
     // Could not decide: an error for the caller's failure policy, never an allow.

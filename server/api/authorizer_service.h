@@ -20,6 +20,9 @@ void FillResponse(const authz::AuthorizeResult& result, const std::string& reque
 v1::Rejection::Reason ToProtoReason(Reason reason);
 // Fills CertificateInfo.
 void FillCertificateInfo(const authz::CertificateSummary& s, v1::CertificateInfo& out);
+// The DER of the caller's TLS client certificate as the listener's handshake verified it (gRPC's
+// "x509_pem_cert" auth property), or "" on a plaintext listener or without a client certificate.
+std::string PeerCertificateDer(const grpc::ServerContext& context);
 
 // Thread-safe; `authorizer` must outlive the service.
 class AuthorizerService final : public v1::Authorizer::Service {

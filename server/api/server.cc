@@ -15,6 +15,8 @@
 #include <sstream>
 #include <thread>
 
+#include "server/certs/crl.h"
+#include "server/certs/dn.h"
 #include "server/store/sqlite_store.h"
 
 namespace certgate::api {
@@ -57,10 +59,98 @@ void InitLogging(const std::string& level) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ [%n] %v");
 }
 
+namespace {
+
+std::string Describe(const certs::TrustStore& trust) {
+  if (!trust.has_anchors()) {
+    return "no trust anchors: fingerprint-only matching, no chain validation";
+  }
+  std::string out = trust.Describe() + ":";
+  for (const certs::CertificateFacts& a : trust.anchors())
+    out += " '" + a.subject.ToRfc4514() + "'";
+  return out;
+}
+
+Result<std::shared_ptr<const certs::TrustStore>> LoadTrust(const config::TrustConfig& trust) {
+  if (trust.ca_files.empty()) return certs::TrustStore::Empty();
+  return certs::TrustStore::LoadFiles(trust.ca_files, trust.intermediate_files);
+}
+
+// crl.required_issuers as canonical names: DN text, or the subject of each certificate in a file.
+Result<std::vector<std::string>> ResolveRequiredIssuers(const config::CrlConfig& crl) {
+  std::vector<std::string> out;
+  for (const std::string& entry : crl.required_issuers) {
+    if (entry.find('=') != std::string::npos) {
+      Result<certs::DistinguishedName> dn = certs::ParseDnString(entry);
+      if (!dn.ok())
+        return Status::InvalidArgument("crl.required_issuers: " + dn.status().message());
+      out.push_back(dn->Canonical());
+      continue;
+    }
+    Result<std::vector<std::string>> ders = certs::ReadCertificateFile(entry);
+    if (!ders.ok())
+      return Status::InvalidArgument("crl.required_issuers: " + ders.status().message());
+    for (const std::string& der : *ders) {
+      Result<certs::CertificateFacts> facts = certs::ParseCertificate(der);
+      if (!facts.ok()) {
+        return Status::InvalidArgument("crl.required_issuers: " + entry + ": " +
+                                       facts.status().message());
+      }
+      out.push_back(facts->subject.Canonical());
+    }
+  }
+  return out;
+}
+
+bool ReadTextFile(const std::string& path, std::string& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  out = ss.str();
+  return true;
+}
+
+// Plaintext, or TLS / mTLS from config.tls.
+Result<std::shared_ptr<grpc::ServerCredentials>> ListenerCredentials(const config::TlsConfig& tls) {
+  if (!tls.enabled()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  if (!ReadTextFile(tls.cert_file, pair.cert_chain)) {
+    return Status::InvalidArgument("cannot read tls.cert_file " + tls.cert_file);
+  }
+  if (!ReadTextFile(tls.key_file, pair.private_key)) {
+    return Status::InvalidArgument("cannot read tls.key_file " + tls.key_file);
+  }
+  grpc_ssl_client_certificate_request_type request = GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
+  if (!tls.client_ca_file.empty()) {
+    request = tls.require_client_cert ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                                      : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  grpc::SslServerCredentialsOptions options(request);
+  if (!tls.client_ca_file.empty() && !ReadTextFile(tls.client_ca_file, options.pem_root_certs)) {
+    return Status::InvalidArgument("cannot read tls.client_ca_file " + tls.client_ca_file);
+  }
+  options.pem_key_cert_pairs.push_back(std::move(pair));
+  return grpc::SslServerCredentials(options);
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Server>> Server::Start(const config::Config& config, const Clock& clock) {
   InitLogging(config.log_level);
   std::unique_ptr<Server> s(new Server());
   s->config_ = config;
+
+  auto trust = LoadTrust(config.trust);
+  if (!trust.ok()) return Status::InvalidArgument("trust anchors: " + trust.status().message());
+  certs::ValidatorOptions validator_opts;
+  validator_opts.cache_max_entries = static_cast<size_t>(config.validation_cache_max_entries);
+  s->validator_ = std::make_unique<certs::Validator>(std::move(trust).value(), validator_opts);
+  spdlog::get("certs")->info("{}", Describe(*s->validator_->trust_store()));
+  auto required_issuers = ResolveRequiredIssuers(config.crl);
+  if (!required_issuers.ok()) return required_issuers.status();
+  auto credentials = ListenerCredentials(config.tls);
+  if (!credentials.ok()) return credentials.status();
 
   store::SqliteOptions sqlite;
   sqlite.path = config.database;
@@ -76,16 +166,19 @@ Result<std::unique_ptr<Server>> Server::Start(const config::Config& config, cons
   authz::AuthorizerOptions authz_opts;
   authz_opts.xfcc_element = config.xfcc_element;
   authz_opts.forwarders = config.forwarders;
+  authz_opts.crl_required_issuers = std::move(required_issuers).value();
+  authz_opts.crl_reject_stale = config.crl.stale_policy == "reject";
   s->authorizer_ = std::make_unique<authz::Authorizer>(
-      authz::Authorizer::Deps{*s->store_, *s->audit_, clock}, authz_opts);
+      authz::Authorizer::Deps{*s->store_, *s->audit_, clock, s->validator_.get()}, authz_opts);
   s->authz_admission_ = std::make_unique<Admission>(config.max_inflight);
   s->admin_admission_ = std::make_unique<Admission>(0);
   s->authorizer_service_ =
       std::make_unique<AuthorizerService>(*s->authorizer_, s->authz_admission_.get());
-  AdminService::Deps admin_deps{*s->store_, *s->audit_, clock, nullptr, 0, false, ""};
+  AdminService::Deps admin_deps{*s->store_, *s->audit_, clock, nullptr, 0, false, "", nullptr, nullptr};
   admin_deps.authorizer = s->authorizer_.get();
   admin_deps.xfcc_element = config.xfcc_element;
   admin_deps.admission = s->admin_admission_.get();
+  admin_deps.validator = s->validator_.get();
   s->admin_service_ = std::make_unique<AdminService>(admin_deps);
   s->ext_authz_service_ = std::make_unique<ExtAuthzService>(*s->authorizer_, config.ext_authz,
                                                             s->authz_admission_.get());
@@ -96,7 +189,7 @@ Result<std::unique_ptr<Server>> Server::Start(const config::Config& config, cons
   // Authorization listener: Authorize and Envoy's Check (never admin calls).
   {
     grpc::ServerBuilder b;
-    b.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &s->port_);
+    b.AddListeningPort(config.listen, *credentials, &s->port_);
     b.RegisterService(s->authorizer_service_.get());
     b.RegisterService(s->ext_authz_service_.get());
     b.SetMaxReceiveMessageSize(1 << 20);
@@ -122,6 +215,8 @@ Result<std::unique_ptr<Server>> Server::Start(const config::Config& config, cons
     b.AddListeningPort("unix:" + std::filesystem::absolute(sock).string(),
                        grpc::InsecureServerCredentials());
     b.RegisterService(s->admin_service_.get());
+    // CRL imports: a CRL with a few hundred thousand entries is several MiB.
+    b.SetMaxReceiveMessageSize(static_cast<int>(certs::kMaxCrlBytes + (1 << 20)));
     b.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::CQ_TIMEOUT_MSEC, 200);
     s->admin_server_ = b.BuildAndStart();
     umask(old_mask);
@@ -159,9 +254,26 @@ Result<std::unique_ptr<Server>> Server::Start(const config::Config& config, cons
   SetHealth(s->auth_server_.get(), kAuthServices, true);
   SetHealth(s->admin_server_.get(), kAdminServices, true);
   SetHealth(s->admin_tcp_server_.get(), kAdminServices, true);
-  spdlog::get("api")->info("authorization listener on port {}, admin socket {}, database {}",
-                           s->port_, s->admin_socket_, config.database);
+  spdlog::get("api")->info("authorization listener on port {} ({}), admin socket {}, database {}",
+                           s->port_,
+                           !config.tls.enabled()               ? "plaintext"
+                           : config.tls.client_ca_file.empty() ? "TLS"
+                                                               : "mTLS",
+                           s->admin_socket_, config.database);
   return s;
+}
+
+Status Server::ReloadTrust(const config::TrustConfig& trust) {
+  // Build the new store completely first; only a fully loaded one replaces the current one.
+  auto loaded = LoadTrust(trust);
+  if (!loaded.ok()) {
+    spdlog::get("certs")->error("trust anchors reload failed, keeping the current ones ({}): {}",
+                                Describe(*validator_->trust_store()), loaded.status().message());
+    return loaded.status();
+  }
+  validator_->SetTrustStore(std::move(loaded).value());
+  spdlog::get("certs")->info("trust anchors reloaded: {}", Describe(*validator_->trust_store()));
+  return Status::Ok();
 }
 
 void Server::Wait() {

@@ -14,12 +14,14 @@
 #include "server/api/ext_authz_service.h"
 #include "server/audit/audit_writer.h"
 #include "server/authz/authorizer.h"
+#include "server/certs/validator.h"
 #include "server/config/config.h"
 #include "server/store/store.h"
 
 namespace certgate::api {
 
-// Not thread-safe except Shutdown(), which may be called from a signal-handling thread.
+// Not thread-safe except Shutdown() and ReloadTrust(), which may be called from a
+// signal-handling thread.
 class Server {
  public:
   // Opens the database (applying migrations), starts the audit writer and both listeners.
@@ -39,10 +41,17 @@ class Server {
   // flushes the audit writer. Idempotent.
   void Shutdown();
 
+  // Re-reads the trust anchor and intermediate files named by `trust` and, only when all of them
+  // load, swaps the new trust store in atomically (requests in flight finish with the old one)
+  // and invalidates the validation cache. On failure the current anchors stay and the error is
+  // returned (and logged). Thread-safe (the SIGHUP handler thread calls it).
+  Status ReloadTrust(const config::TrustConfig& trust);
+
  private:
   Server() = default;
 
   config::Config config_;
+  std::unique_ptr<certs::Validator> validator_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<audit::AuditWriter> audit_;
   std::unique_ptr<authz::Authorizer> authorizer_;

@@ -1,16 +1,21 @@
-// The decision pipeline: extract -> decode -> trust the forwarder -> validate -> look up ->
-// check revocation -> decide -> audit. One Authorizer per server; thread-safe (it holds only
-// immutable configuration and references to thread-safe dependencies).
+// The decision pipeline: extract -> trust the forwarder -> decode -> validate (chain to the trust
+// anchors, validity, usage, imported CRLs) -> look up -> check revocation -> decide -> audit.
+// One Authorizer per server; thread-safe (it holds immutable configuration, references to
+// thread-safe dependencies and an atomic log rate limiter).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "server/audit/audit_writer.h"
 #include "server/certs/decoders.h"
 #include "server/certs/serial.h"
+#include "server/certs/validator.h"
 #include "server/common/clock.h"
 #include "server/common/reason.h"
 #include "server/common/status.h"
@@ -56,6 +61,10 @@ struct AuthorizeInput {
   std::string action;
   std::string resource;
   std::string caller_peer;  // gRPC peer string ("ipv4:127.0.0.1:5000", "unix:...")
+  // The caller's own TLS client certificate (DER), as verified by the listener's TLS handshake
+  // against tls.client_ca_file; empty on a plaintext listener or when the caller sent none.
+  // Used only to recognise forwarders.
+  std::string caller_certificate_der;
 };
 
 // What certgate knows about the certificate the decision was about (from the DER, or from the
@@ -88,6 +97,11 @@ struct AuthorizeResult {
 struct AuthorizerOptions {
   int xfcc_element = 0;
   std::vector<config::ForwarderConfig> forwarders;
+  // Canonical names (DistinguishedName::Canonical) of issuers whose certificates are accepted only
+  // while a CRL of theirs is imported (config crl.required_issuers, resolved at startup).
+  std::vector<std::string> crl_required_issuers;
+  // A required issuer's CRL past its nextUpdate: reject (true) or log a warning and use it.
+  bool crl_reject_stale = true;
 };
 
 class Authorizer {
@@ -96,8 +110,14 @@ class Authorizer {
     store::Store& store;
     audit::AuditWriter& audit;
     const Clock& clock;
+    // Chain validation and its cache. Null: the Authorizer uses its own, without trust anchors
+    // (fingerprint-only mode).
+    certs::Validator* validator = nullptr;
   };
   Authorizer(Deps deps, AuthorizerOptions options);
+  // Not copyable or movable: the compiled forwarder rules point into options_.
+  Authorizer(const Authorizer&) = delete;
+  Authorizer& operator=(const Authorizer&) = delete;
 
   // Runs the pipeline and records the audit row, returning only once it is committed.
   // A non-OK Result means certgate could not decide (database failure, audit failure): the
@@ -108,8 +128,36 @@ class Authorizer {
   Result<Decision> Decide(const AuthorizeInput& input);
 
  private:
+  // A forwarder with its identity rules in the form they are compared in.
+  struct Forwarder {
+    const config::ForwarderConfig* config;
+    std::set<std::string> fingerprints;           // normalised hex
+    std::set<std::string> subjects;               // canonical DNs
+    std::vector<std::string> dns_sans, uri_sans;  // DNS lowercased
+    bool by_identity() const {
+      return !fingerprints.empty() || !subjects.empty() || !dns_sans.empty() || !uri_sans.empty();
+    }
+    bool MatchesIdentity(const certs::CertificateFacts& caller) const;
+  };
+
+  certs::Validator& validator() { return deps_.validator ? *deps_.validator : *own_validator_; }
+  // Step 3: a forwarded credential is believed only from a configured forwarder. Returns the
+  // denial, or nullopt (and a trace line) when the caller is trusted.
+  std::optional<Decision> CheckForwarder(const AuthorizeInput& input, Decision& d, int64_t now);
+  // Revocation by imported CRLs of the certificate (issuer, serial) `what` describes: a listed
+  // serial is CERTIFICATE_REVOKED; a required issuer without a (fresh enough) CRL is
+  // UNTRUSTED_ISSUER. nullopt when it may pass. A store failure is an error.
+  Result<std::optional<Decision>> CheckCrl(const std::string& issuer_canonical,
+                                           const std::string& serial, const std::string& what,
+                                           Decision& d, int64_t now);
+  Result<Decision> DecideSubjectSerial(const AuthorizeInput& input, Decision d, int64_t now);
+
   Deps deps_;
   const AuthorizerOptions options_;
+  std::unique_ptr<certs::Validator> own_validator_;  // when deps_.validator is null
+  std::vector<Forwarder> forwarders_;
+  std::set<std::string> crl_required_issuers_;
+  std::atomic<int64_t> last_stale_crl_warning_{0};  // Unix seconds; rate-limits the log line
 };
 
 }  // namespace certgate::authz

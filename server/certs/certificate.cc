@@ -7,6 +7,7 @@
 #include <climits>
 #include <ctime>
 
+#include "server/certs/certificate_internal.h"
 #include "server/certs/decoders.h"
 #include "server/certs/der.h"
 #include "server/certs/openssl_ptr.h"
@@ -28,16 +29,6 @@ int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
   const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
   const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
   return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-std::optional<int64_t> AsnTimeToUnix(const ASN1_TIME* t) {
-  if (t == nullptr) return std::nullopt;
-  struct tm tm {};
-  if (ASN1_TIME_to_tm(t, &tm) != 1) return std::nullopt;
-  const int64_t days =
-      DaysFromCivil(static_cast<int64_t>(tm.tm_year) + 1900, static_cast<unsigned>(tm.tm_mon + 1),
-                    static_cast<unsigned>(tm.tm_mday));
-  return days * 86400 + tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
 }
 
 std::string KeyTypeName(const EVP_PKEY* key) {
@@ -100,13 +91,7 @@ Status CollectSans(const GENERAL_NAMES* names, std::vector<std::string>& dns,
 }
 
 Result<DistinguishedName> NameFacts(const X509_NAME* name, std::string_view which) {
-  const unsigned char* der = nullptr;
-  size_t der_len = 0;
-  if (name == nullptr || X509_NAME_get0_der(name, &der, &der_len) != 1) {
-    return Status::InvalidArgument("certificate: cannot read " + std::string(which));
-  }
-  Result<DistinguishedName> dn =
-      ParseDerName(std::string_view(reinterpret_cast<const char*>(der), der_len));
+  Result<DistinguishedName> dn = internal::NameFromX509Name(name);
   if (!dn.ok()) {
     return Status::InvalidArgument("certificate: " + std::string(which) + ": " +
                                    dn.status().message());
@@ -115,6 +100,40 @@ Result<DistinguishedName> NameFacts(const X509_NAME* name, std::string_view whic
 }
 
 }  // namespace
+
+namespace internal {
+
+std::optional<int64_t> AsnTimeToUnix(const ASN1_TIME* t) {
+  if (t == nullptr) return std::nullopt;
+  struct tm tm {};
+  if (ASN1_TIME_to_tm(t, &tm) != 1) return std::nullopt;
+  const int64_t days =
+      DaysFromCivil(static_cast<int64_t>(tm.tm_year) + 1900, static_cast<unsigned>(tm.tm_mon + 1),
+                    static_cast<unsigned>(tm.tm_mday));
+  return days * 86400 + tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+}
+
+std::optional<std::string> SerialFromAsn1(const ASN1_INTEGER* serial) {
+  if (serial == nullptr) return std::nullopt;
+  ossl::BignumPtr bn(ASN1_INTEGER_to_BN(serial, nullptr));
+  if (!bn) return std::nullopt;
+  ossl::OpensslString hex(BN_bn2hex(bn.get()));
+  if (!hex) return std::nullopt;
+  Result<std::string> normalized = NormalizeSerial(hex.get(), SerialFormat::kHex);
+  if (!normalized.ok()) return std::nullopt;
+  return std::move(normalized).value();
+}
+
+Result<DistinguishedName> NameFromX509Name(const X509_NAME* name) {
+  const unsigned char* der = nullptr;
+  size_t der_len = 0;
+  if (name == nullptr || X509_NAME_get0_der(name, &der, &der_len) != 1) {
+    return Status::InvalidArgument("cannot read the name");
+  }
+  return ParseDerName(std::string_view(reinterpret_cast<const char*>(der), der_len));
+}
+
+}  // namespace internal
 
 std::string Sha256Hex(std::string_view bytes) {
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -127,6 +146,12 @@ std::string Sha256Hex(std::string_view bytes) {
 }
 
 Result<CertificateFacts> ParseCertificate(std::string_view der) {
+  ossl::X509Ptr unused;
+  return internal::ParseCertificateX509(der, unused);
+}
+
+Result<CertificateFacts> internal::ParseCertificateX509(std::string_view der,
+                                                        ossl::X509Ptr& x509_out) {
   if (der.empty()) return Status::InvalidArgument("certificate: empty");
   if (der.size() > kMaxCertificateBytes) {
     return Status::InvalidArgument("certificate: larger than 32 KiB");
@@ -178,18 +203,12 @@ Result<CertificateFacts> ParseCertificate(std::string_view der) {
   facts.issuer = std::move(issuer).value();
   facts.self_issued = facts.subject.Canonical() == facts.issuer.Canonical();
 
-  {
-    ossl::BignumPtr bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), nullptr));
-    if (!bn) return Status::InvalidArgument("certificate: bad serial number");
-    ossl::OpensslString hex(BN_bn2hex(bn.get()));
-    if (!hex) return Status::InvalidArgument("certificate: bad serial number");
-    Result<std::string> serial = NormalizeSerial(hex.get(), SerialFormat::kHex);
-    if (!serial.ok()) return Status::InvalidArgument("certificate: " + serial.status().message());
-    facts.serial = std::move(serial).value();
-  }
+  std::optional<std::string> serial = internal::SerialFromAsn1(X509_get0_serialNumber(x));
+  if (!serial) return Status::InvalidArgument("certificate: bad serial number");
+  facts.serial = std::move(*serial);
 
-  std::optional<int64_t> not_before = AsnTimeToUnix(X509_get0_notBefore(x));
-  std::optional<int64_t> not_after = AsnTimeToUnix(X509_get0_notAfter(x));
+  std::optional<int64_t> not_before = internal::AsnTimeToUnix(X509_get0_notBefore(x));
+  std::optional<int64_t> not_after = internal::AsnTimeToUnix(X509_get0_notAfter(x));
   if (!not_before || !not_after) return Status::InvalidArgument("certificate: bad validity");
   facts.not_before = *not_before;
   facts.not_after = *not_after;
@@ -222,6 +241,7 @@ Result<CertificateFacts> ParseCertificate(std::string_view der) {
     facts.spki_sha256 = Sha256Hex(std::string_view(reinterpret_cast<const char*>(owned.get()),
                                                    static_cast<size_t>(spki_len)));
   }
+  x509_out = std::move(x509);
   return facts;
 }
 

@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "server/certs/dn.h"
 #include "server/common/net.h"
 
 namespace certgate::config {
@@ -103,6 +104,48 @@ Status ValidateExtAuthz(const ExtAuthzConfig& cfg) {
   return Status::Ok();
 }
 
+Status ValidateTls(const TlsConfig& tls) {
+  if (tls.cert_file.empty() != tls.key_file.empty()) {
+    return Status::InvalidArgument("tls.cert_file and tls.key_file go together");
+  }
+  if (!tls.client_ca_file.empty() && !tls.enabled()) {
+    return Status::InvalidArgument("tls.client_ca_file needs tls.cert_file and tls.key_file");
+  }
+  if (tls.require_client_cert && tls.client_ca_file.empty()) {
+    return Status::InvalidArgument("tls.require_client_cert needs tls.client_ca_file");
+  }
+  return Status::Ok();
+}
+
+Status ValidateTrust(const TrustConfig& trust) {
+  for (const auto* list : {&trust.ca_files, &trust.intermediate_files}) {
+    for (const std::string& f : *list) {
+      if (f.empty()) return Status::InvalidArgument("trust: empty file name");
+    }
+  }
+  if (trust.ca_files.empty() && !trust.intermediate_files.empty()) {
+    return Status::InvalidArgument(
+        "trust.intermediate_files without trust.ca_files: intermediates are only used to build "
+        "chains to an anchor");
+  }
+  return Status::Ok();
+}
+
+Status ValidateCrl(const CrlConfig& crl) {
+  if (crl.stale_policy != "reject" && crl.stale_policy != "warn") {
+    return Status::InvalidArgument("crl.stale_policy must be reject or warn");
+  }
+  for (const std::string& issuer : crl.required_issuers) {
+    if (issuer.empty()) return Status::InvalidArgument("crl.required_issuers: empty entry");
+    if (issuer.find('=') == std::string::npos) continue;  // a file, read at startup
+    if (Result<certs::DistinguishedName> dn = certs::ParseDnString(issuer); !dn.ok()) {
+      return Status::InvalidArgument("crl.required_issuers: cannot parse '" + issuer +
+                                     "': " + dn.status().message());
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<Config> ParseConfigYaml(const std::string& yaml_text) {
@@ -113,7 +156,8 @@ Result<Config> ParseConfigYaml(const std::string& yaml_text) {
     CERTGATE_RETURN_IF_ERROR(CheckKeys(root,
                                        {"listen", "admin_socket", "database", "log_level",
                                         "xfcc_element", "forwarders", "synchronous_full",
-                                        "shutdown_grace_ms", "audit_max_batch", "admin_tcp", "max_inflight",
+                                        "shutdown_grace_ms", "audit_max_batch", "admin_tcp", "max_inflight", "trust", "crl",
+                                        "tls", "validation_cache",
                                         "ext_authz"},
                                        ""));
     Read(root, "listen", cfg.listen);
@@ -140,7 +184,8 @@ Result<Config> ParseConfigYaml(const std::string& yaml_text) {
       for (const auto& item : list) {
         CERTGATE_RETURN_IF_ERROR(CheckKeys(item,
                                            {"name", "addresses", "encodings",
-                                            "require_verification", "allow_subject_serial"},
+                                            "require_verification", "allow_subject_serial",
+                                            "fingerprints", "subjects", "sans"},
                                            "forwarders[]."));
         ForwarderConfig f;
         Read(item, "name", f.name);
@@ -148,11 +193,36 @@ Result<Config> ParseConfigYaml(const std::string& yaml_text) {
         Read(item, "encodings", f.encodings);
         Read(item, "require_verification", f.require_verification);
         Read(item, "allow_subject_serial", f.allow_subject_serial);
+        Read(item, "fingerprints", f.fingerprints);
+        Read(item, "subjects", f.subjects);
+        Read(item, "sans", f.sans);
         cfg.forwarders.push_back(std::move(f));
       }
     }
     if (root["ext_authz"]) {
       CERTGATE_RETURN_IF_ERROR(ParseExtAuthz(root["ext_authz"], cfg.ext_authz));
+    }
+    if (const YAML::Node trust = root["trust"]) {
+      CERTGATE_RETURN_IF_ERROR(CheckKeys(trust, {"ca_files", "intermediate_files"}, "trust."));
+      Read(trust, "ca_files", cfg.trust.ca_files);
+      Read(trust, "intermediate_files", cfg.trust.intermediate_files);
+    }
+    if (const YAML::Node crl = root["crl"]) {
+      CERTGATE_RETURN_IF_ERROR(CheckKeys(crl, {"required_issuers", "stale_policy"}, "crl."));
+      Read(crl, "required_issuers", cfg.crl.required_issuers);
+      Read(crl, "stale_policy", cfg.crl.stale_policy);
+    }
+    if (const YAML::Node tls = root["tls"]) {
+      CERTGATE_RETURN_IF_ERROR(CheckKeys(
+          tls, {"cert_file", "key_file", "client_ca_file", "require_client_cert"}, "tls."));
+      Read(tls, "cert_file", cfg.tls.cert_file);
+      Read(tls, "key_file", cfg.tls.key_file);
+      Read(tls, "client_ca_file", cfg.tls.client_ca_file);
+      Read(tls, "require_client_cert", cfg.tls.require_client_cert);
+    }
+    if (const YAML::Node cache = root["validation_cache"]) {
+      CERTGATE_RETURN_IF_ERROR(CheckKeys(cache, {"max_entries"}, "validation_cache."));
+      Read(cache, "max_entries", cfg.validation_cache_max_entries);
     }
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument(std::string("config: ") + e.what());
@@ -170,6 +240,18 @@ Result<Config> LoadConfigFile(const std::string& path) {
   return cfg;
 }
 
+std::optional<std::string> NormalizeFingerprint(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == ':') continue;
+    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return std::nullopt;
+    out.push_back(c);
+  }
+  if (out.size() != 64) return std::nullopt;
+  return out;
+}
+
 Status Validate(const Config& cfg) {
   if (cfg.listen.empty()) return Status::InvalidArgument("listen must not be empty");
   if (cfg.database.empty()) return Status::InvalidArgument("database must not be empty");
@@ -180,6 +262,12 @@ Status Validate(const Config& cfg) {
   }
   if (cfg.shutdown_grace_ms < 0) return Status::InvalidArgument("shutdown_grace_ms must be >= 0");
   if (cfg.max_inflight < 0) return Status::InvalidArgument("max_inflight must be >= 0");
+  if (cfg.validation_cache_max_entries < 0 || cfg.validation_cache_max_entries > 10'000'000) {
+    return Status::InvalidArgument("validation_cache.max_entries must be in 0..10000000");
+  }
+  CERTGATE_RETURN_IF_ERROR(ValidateTls(cfg.tls));
+  CERTGATE_RETURN_IF_ERROR(ValidateTrust(cfg.trust));
+  CERTGATE_RETURN_IF_ERROR(ValidateCrl(cfg.crl));
   if (cfg.audit_max_batch < 1 || cfg.audit_max_batch > 10000) {
     return Status::InvalidArgument("audit_max_batch must be in 1..10000");
   }
@@ -194,7 +282,34 @@ Status Validate(const Config& cfg) {
   for (size_t i = 0; i < cfg.forwarders.size(); ++i) {
     const ForwarderConfig& f = cfg.forwarders[i];
     std::string where = "forwarders[" + std::to_string(i) + "]";
-    if (f.addresses.empty()) return Status::InvalidArgument(where + ".addresses must not be empty");
+    const bool by_identity = !f.fingerprints.empty() || !f.subjects.empty() || !f.sans.empty();
+    if (f.addresses.empty() && !by_identity) {
+      return Status::InvalidArgument(where +
+                                     ".addresses must not be empty (or give fingerprints, "
+                                     "subjects or sans of the forwarder's TLS client certificate)");
+    }
+    if (by_identity && cfg.tls.client_ca_file.empty()) {
+      return Status::InvalidArgument(
+          where +
+          ": matching a forwarder by its TLS client certificate needs tls.client_ca_file "
+          "(otherwise no client certificate is requested or verified)");
+    }
+    for (const std::string& fp : f.fingerprints) {
+      if (!NormalizeFingerprint(fp)) {
+        return Status::InvalidArgument(where + ".fingerprints: '" + fp +
+                                       "' is not a SHA-256 fingerprint (64 hex digits)");
+      }
+    }
+    for (const std::string& dn : f.subjects) {
+      if (Result<certs::DistinguishedName> parsed = certs::ParseDnString(dn);
+          !parsed.ok() || parsed->empty()) {
+        return Status::InvalidArgument(where + ".subjects: cannot parse '" + dn + "'" +
+                                       (parsed.ok() ? "" : ": " + parsed.status().message()));
+      }
+    }
+    for (const std::string& san : f.sans) {
+      if (san.empty()) return Status::InvalidArgument(where + ".sans: empty entry");
+    }
     for (const std::string& a : f.addresses) {
       if (a != "unix" && !net::ParseAddressPattern(a).has_value()) {
         return Status::InvalidArgument(where + ".addresses: cannot parse '" + a + "'");

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,12 @@
 namespace certgate::config {
 
 // A caller allowed to forward certificates in headers (or as subject+serial).
+//
+// A forwarder is recognised by where it connects from (`addresses`), by its own TLS client
+// certificate on certgate's listener (`fingerprints`, `subjects`, `sans`; needs `tls` with a
+// `client_ca_file`, so that the certificate was verified in the handshake), or by both. Each kind
+// that is configured must match: with addresses AND identities, a caller needs one of the
+// addresses and one of the identities. At least one kind must be configured.
 struct ForwarderConfig {
   std::string name;
   // Peer addresses this forwarder connects from: IPs ("127.0.0.1", "::1"), CIDR blocks
@@ -23,6 +30,51 @@ struct ForwarderConfig {
   std::string require_verification;
   // Whether subject+serial credentials (no certificate) are accepted from this forwarder.
   bool allow_subject_serial = true;
+  // The forwarder's TLS client certificate matches when ANY of these matches:
+  // SHA-256 fingerprints of its DER (hex; colons and case are ignored),
+  std::vector<std::string> fingerprints;
+  // subject DNs (RFC 4514 or "/C=../CN=.." text, compared in canonical form, never as text),
+  std::vector<std::string> subjects;
+  // subjectAltNames: a DNS name (no ':'; compared case-insensitively) or a URI (exact).
+  std::vector<std::string> sans;
+};
+
+// Trust anchors for chain validation. With no ca_files, certgate keeps the fingerprint-only mode:
+// a presented certificate is not chain-checked and matches only by its SHA-256 fingerprint. With
+// ca_files, every presented certificate must chain to one of them (else UNTRUSTED_ISSUER).
+// Reloaded on SIGHUP (the files are re-read; a failed reload keeps the current anchors).
+struct TrustConfig {
+  // PEM (one or more certificates) or DER files of self-signed root CAs.
+  std::vector<std::string> ca_files;
+  // CA certificates used only to build chains (never trusted by themselves), for clients that
+  // do not send their intermediates.
+  std::vector<std::string> intermediate_files;
+};
+
+// Revocation by imported CRLs (`certgate crl import`). A CRL, once imported, is always used for
+// its issuer's certificates.
+struct CrlConfig {
+  // Issuers whose certificates are accepted only while a CRL of that issuer is imported: DN text
+  // (an entry containing '=') or the path of a PEM/DER file holding the issuer's certificate.
+  std::vector<std::string> required_issuers;
+  // What a required issuer's CRL past its nextUpdate means: "reject" (UNTRUSTED_ISSUER) or "warn"
+  // (log and keep using it). A stale CRL of an issuer that is not required is always used with a
+  // warning. A missing CRL of a required issuer is always a rejection.
+  std::string stale_policy = "reject";
+};
+
+// TLS on the authorization listener. Without cert_file the listener is plaintext.
+struct TlsConfig {
+  std::string cert_file;  // PEM certificate chain of the server
+  std::string key_file;   // PEM private key
+  // PEM CA certificates that clients' certificates must chain to. When set, a client certificate
+  // is requested and verified during the handshake (and is what `forwarders[].fingerprints`
+  // etc. match); when empty, none is requested.
+  std::string client_ca_file;
+  // Refuse the handshake of a client without a certificate (needs client_ca_file).
+  bool require_client_cert = false;
+
+  bool enabled() const { return !cert_file.empty(); }
 };
 
 // Optional TCP admin listener. Only mTLS: the client must present a certificate signed by
@@ -84,14 +136,26 @@ struct Config {
   int audit_max_batch = 256;
   // Envoy ext_authz backend (`ext_authz: {headers: [...], identity_headers: {...}}`).
   ExtAuthzConfig ext_authz;
+  TrustConfig trust;
+  CrlConfig crl;
+  TlsConfig tls;
+  // Validation cache (YAML `validation_cache: {max_entries: N}`): distinct presented chains whose
+  // parse and chain verification are remembered. 0 disables the cache.
+  int64_t validation_cache_max_entries = 10000;
 };
 
-// Parses YAML text (keys as in the struct; `forwarders` a list of maps). Unknown keys are an
+// Parses YAML text (keys as in the struct; `forwarders` a list of maps; `trust`, `crl`, `tls`
+// and `validation_cache` maps). Unknown keys are an
 // error (a typo must not silently disable a security setting). InvalidArgument with the key.
 Result<Config> ParseConfigYaml(const std::string& yaml_text);
 // Reads and parses a file. NotFound / InvalidArgument.
 Result<Config> LoadConfigFile(const std::string& path);
-// Checks the whole config (addresses parse, encodings known, ...). InvalidArgument naming the field.
+// Checks the whole config (addresses parse, encodings known, ...). InvalidArgument naming the
+// field. Does not read the files it names (startup does, and fails clearly when one is unusable).
 Status Validate(const Config& config);
+
+// A fingerprint as configured ("AB:CD:...", any case) in the form certgate compares:
+// 64 lowercase hex digits; nullopt when it is not a SHA-256 fingerprint.
+std::optional<std::string> NormalizeFingerprint(const std::string& text);
 
 }  // namespace certgate::config

@@ -2,6 +2,7 @@
 // tests in tests/unit/server/store run against both); input checks live in store_util.h.
 #include "server/store/memory_store.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "server/store/store_util.h"
@@ -243,6 +244,63 @@ Result<std::optional<Revocation>> MemoryStore::FindRevocation(const std::string&
     if (by_fingerprint || by_key) return std::optional<Revocation>(r);
   }
   return std::optional<Revocation>();
+}
+
+// --- imported CRLs ---
+
+Result<CrlInfo> MemoryStore::ImportCrl(const CrlInfo& crl, const std::vector<CrlEntry>& entries) {
+  std::lock_guard<std::mutex> lock(mu_);
+  CERTGATE_RETURN_IF_ERROR(TakeInjectedFailure());
+  CERTGATE_RETURN_IF_ERROR(internal::ValidateCrl(crl, entries));
+  auto existing = crls_.find(crl.issuer_canonical);
+  if (existing != crls_.end()) {
+    CERTGATE_RETURN_IF_ERROR(
+        internal::CheckCrlIsNewer(crl.crl_number, existing->second.crl_number, crl.issuer_display));
+    auto first = crl_entries_.lower_bound({crl.issuer_canonical, std::string()});
+    auto last = first;
+    while (last != crl_entries_.end() && last->first.first == crl.issuer_canonical) ++last;
+    crl_entries_.erase(first, last);
+  }
+  CrlInfo stored = crl;
+  stored.id = next_crl_id_++;
+  stored.entry_count = static_cast<int64_t>(entries.size());
+  stored.imported_at = clock_.NowMicros();
+  crls_[stored.issuer_canonical] = stored;
+  for (const CrlEntry& e : entries) crl_entries_[{e.issuer_canonical, e.serial}] = e;
+  return stored;
+}
+
+Result<std::vector<CrlInfo>> MemoryStore::ListCrls() {
+  std::lock_guard<std::mutex> lock(mu_);
+  CERTGATE_RETURN_IF_ERROR(TakeInjectedFailure());
+  std::vector<CrlInfo> out;
+  for (const auto& [issuer, crl] : crls_) {
+    out.push_back(crl);
+    out.back().der.clear();
+  }
+  std::sort(out.begin(), out.end(), [](const CrlInfo& a, const CrlInfo& b) {
+    return a.issuer_display != b.issuer_display ? a.issuer_display < b.issuer_display : a.id < b.id;
+  });
+  return out;
+}
+
+Result<std::optional<CrlInfo>> MemoryStore::GetCrlInfo(const std::string& issuer_canonical) {
+  std::lock_guard<std::mutex> lock(mu_);
+  CERTGATE_RETURN_IF_ERROR(TakeInjectedFailure());
+  auto it = crls_.find(issuer_canonical);
+  if (it == crls_.end()) return std::optional<CrlInfo>();
+  CrlInfo out = it->second;
+  out.der.clear();
+  return std::optional<CrlInfo>(std::move(out));
+}
+
+Result<std::optional<CrlEntry>> MemoryStore::FindCrlEntry(const std::string& issuer_canonical,
+                                                          const std::string& serial) {
+  std::lock_guard<std::mutex> lock(mu_);
+  CERTGATE_RETURN_IF_ERROR(TakeInjectedFailure());
+  auto it = crl_entries_.find({issuer_canonical, serial});
+  if (it == crl_entries_.end()) return std::optional<CrlEntry>();
+  return std::optional<CrlEntry>(it->second);
 }
 
 // --- audit ---

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "server/common/clock.h"
@@ -50,6 +51,12 @@ class MemoryStore final : public Store {
                                                    const std::string& issuer_canonical,
                                                    const std::string& serial) override;
 
+  Result<CrlInfo> ImportCrl(const CrlInfo& crl, const std::vector<CrlEntry>& entries) override;
+  Result<std::vector<CrlInfo>> ListCrls() override;
+  Result<std::optional<CrlInfo>> GetCrlInfo(const std::string& issuer_canonical) override;
+  Result<std::optional<CrlEntry>> FindCrlEntry(const std::string& issuer_canonical,
+                                               const std::string& serial) override;
+
   Status AppendAudit(std::vector<AuditEvent>& events) override;
   Result<std::vector<AuditEvent>> QueryAudit(const AuditQuery& query) override;
 
@@ -67,6 +74,9 @@ class MemoryStore final : public Store {
   std::map<int64_t, EnrolledCertificate> certificates_;
   std::map<int64_t, Revocation> revocations_;
   std::map<int64_t, AuditEvent> audit_;
+  std::map<std::string, CrlInfo> crls_;  // by issuer_canonical; der kept
+  std::map<std::pair<std::string, std::string>, CrlEntry> crl_entries_;  // (issuer, serial)
+  int64_t next_crl_id_ = 1;
   int64_t next_user_id_ = 1;
   int64_t next_certificate_id_ = 1;
   int64_t next_revocation_id_ = 1;

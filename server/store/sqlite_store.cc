@@ -281,6 +281,10 @@ Status Migrate(Conn& conn, const SqliteOptions& options, const Clock& clock,
   "subject_display, serial, not_before, not_after, der, spki_sha256, created_at"
 #define REVOCATION_COLUMNS \
   "id, issuer_canonical, serial, fingerprint_sha256, reason, revoked_at, source"
+// Everything but der (see CrlInfo).
+#define CRL_INFO_COLUMNS                                                         \
+  "id, issuer_canonical, issuer_display, crl_number, this_update, next_update, " \
+  "fingerprint_sha256, entry_count, imported_at"
 #define AUDIT_COLUMNS                                                                          \
   "id, time, kind, request_id, caller, fingerprint_sha256, subject, issuer, serial, user_id, " \
   "user_name, decision, reason, action, resource, message"
@@ -310,6 +314,20 @@ EnrolledCertificate ReadCertificate(const Stmt& st) {
   c.der = st.ColumnBlob(10);
   c.spki_sha256 = st.ColumnText(11);
   c.created_at = st.ColumnInt64(12);
+  return c;
+}
+
+CrlInfo ReadCrlInfo(const Stmt& st) {
+  CrlInfo c;
+  c.id = st.ColumnInt64(0);
+  c.issuer_canonical = st.ColumnText(1);
+  c.issuer_display = st.ColumnText(2);
+  c.crl_number = st.ColumnText(3);
+  c.this_update = st.ColumnInt64(4);
+  c.next_update = st.ColumnInt64(5);
+  c.fingerprint_sha256 = st.ColumnText(6);
+  c.entry_count = st.ColumnInt64(7);
+  c.imported_at = st.ColumnInt64(8);
   return c;
 }
 
@@ -392,6 +410,12 @@ class SqliteStore final : public Store {
   Result<std::optional<Revocation>> FindRevocation(const std::string& fingerprint_sha256,
                                                    const std::string& issuer_canonical,
                                                    const std::string& serial) override;
+
+  Result<CrlInfo> ImportCrl(const CrlInfo& crl, const std::vector<CrlEntry>& entries) override;
+  Result<std::vector<CrlInfo>> ListCrls() override;
+  Result<std::optional<CrlInfo>> GetCrlInfo(const std::string& issuer_canonical) override;
+  Result<std::optional<CrlEntry>> FindCrlEntry(const std::string& issuer_canonical,
+                                               const std::string& serial) override;
 
   Status AppendAudit(std::vector<AuditEvent>& events) override;
   Result<std::vector<AuditEvent>> QueryAudit(const AuditQuery& query) override;
@@ -746,6 +770,113 @@ Result<std::optional<Revocation>> SqliteStore::FindRevocation(const std::string&
   STORE_ASSIGN_OR_RETURN(bool found, s->Step());
   if (!found) return std::optional<Revocation>();
   return std::optional<Revocation>(ReadRevocation(*s));
+}
+
+Result<CrlInfo> SqliteStore::ImportCrl(const CrlInfo& crl, const std::vector<CrlEntry>& entries) {
+  CERTGATE_RETURN_IF_ERROR(internal::ValidateCrl(crl, entries));
+  STORE_ASSIGN_OR_RETURN(ConnPool::Lease conn, pool_.Acquire());
+  // One write transaction: the number check, the removal of the old CRL and its entries, and the
+  // new rows. Readers see the old CRL or the new one, never a mix.
+  STORE_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(conn->db()));
+  {
+    STORE_ASSIGN_OR_RETURN(
+        Stmt * st, conn->Prepare("SELECT crl_number FROM crls WHERE issuer_canonical = ?1"));
+    StmtScope s(*st);
+    s->BindText(1, crl.issuer_canonical);
+    STORE_ASSIGN_OR_RETURN(bool found, s->Step());
+    if (found) {
+      CERTGATE_RETURN_IF_ERROR(
+          internal::CheckCrlIsNewer(crl.crl_number, s->ColumnText(0), crl.issuer_display));
+    }
+  }
+  for (std::string_view sql : {"DELETE FROM crl_entries WHERE issuer_canonical = ?1",
+                               "DELETE FROM crls WHERE issuer_canonical = ?1"}) {
+    STORE_ASSIGN_OR_RETURN(Stmt * st, conn->Prepare(sql));
+    StmtScope s(*st);
+    s->BindText(1, crl.issuer_canonical);
+    CERTGATE_RETURN_IF_ERROR(s->Run());
+  }
+  CrlInfo stored = crl;
+  stored.entry_count = static_cast<int64_t>(entries.size());
+  stored.imported_at = clock_.NowMicros();
+  {
+    STORE_ASSIGN_OR_RETURN(
+        Stmt * st,
+        conn->Prepare(
+            "INSERT INTO crls (issuer_canonical, issuer_display, crl_number, "
+            "this_update, next_update, der, fingerprint_sha256, entry_count, imported_at) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+    StmtScope s(*st);
+    s->BindText(1, stored.issuer_canonical);
+    s->BindText(2, stored.issuer_display);
+    s->BindText(3, stored.crl_number);
+    s->BindInt64(4, stored.this_update);
+    s->BindInt64(5, stored.next_update);
+    s->BindBlobOrNull(6, stored.der);
+    s->BindText(7, stored.fingerprint_sha256);
+    s->BindInt64(8, stored.entry_count);
+    s->BindInt64(9, stored.imported_at);
+    CERTGATE_RETURN_IF_ERROR(s->Run());
+    stored.id = sqlite3_last_insert_rowid(conn->db());
+  }
+  {
+    STORE_ASSIGN_OR_RETURN(
+        Stmt * st, conn->Prepare("INSERT INTO crl_entries (issuer_canonical, serial, reason, "
+                                 "revocation_date) VALUES (?1, ?2, ?3, ?4)"));
+    for (const CrlEntry& e : entries) {
+      StmtScope s(*st);
+      s->BindText(1, stored.issuer_canonical);
+      s->BindText(2, e.serial);
+      s->BindInt64(3, static_cast<int64_t>(e.reason));
+      s->BindInt64(4, e.revocation_date);
+      CERTGATE_RETURN_IF_ERROR(s->Run());
+    }
+  }
+  CERTGATE_RETURN_IF_ERROR(txn.Commit());
+  return stored;
+}
+
+Result<std::vector<CrlInfo>> SqliteStore::ListCrls() {
+  STORE_ASSIGN_OR_RETURN(ConnPool::Lease conn, pool_.Acquire());
+  STORE_ASSIGN_OR_RETURN(Stmt * st, conn->Prepare("SELECT " CRL_INFO_COLUMNS
+                                                  " FROM crls ORDER BY issuer_display, id"));
+  StmtScope s(*st);
+  std::vector<CrlInfo> out;
+  while (true) {
+    STORE_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    out.push_back(ReadCrlInfo(*s));
+  }
+  return out;
+}
+
+Result<std::optional<CrlInfo>> SqliteStore::GetCrlInfo(const std::string& issuer_canonical) {
+  STORE_ASSIGN_OR_RETURN(ConnPool::Lease conn, pool_.Acquire());
+  STORE_ASSIGN_OR_RETURN(Stmt * st, conn->Prepare("SELECT " CRL_INFO_COLUMNS
+                                                  " FROM crls WHERE issuer_canonical = ?1"));
+  StmtScope s(*st);
+  s->BindText(1, issuer_canonical);
+  STORE_ASSIGN_OR_RETURN(bool found, s->Step());
+  if (!found) return std::optional<CrlInfo>();
+  return std::optional<CrlInfo>(ReadCrlInfo(*s));
+}
+
+Result<std::optional<CrlEntry>> SqliteStore::FindCrlEntry(const std::string& issuer_canonical,
+                                                          const std::string& serial) {
+  STORE_ASSIGN_OR_RETURN(ConnPool::Lease conn, pool_.Acquire());
+  STORE_ASSIGN_OR_RETURN(Stmt * st, conn->Prepare("SELECT reason, revocation_date FROM crl_entries "
+                                                  "WHERE issuer_canonical = ?1 AND serial = ?2"));
+  StmtScope s(*st);
+  s->BindText(1, issuer_canonical);
+  s->BindText(2, serial);
+  STORE_ASSIGN_OR_RETURN(bool found, s->Step());
+  if (!found) return std::optional<CrlEntry>();
+  CrlEntry e;
+  e.issuer_canonical = issuer_canonical;
+  e.serial = serial;
+  e.reason = static_cast<RevocationReason>(s->ColumnInt64(0));
+  e.revocation_date = s->ColumnInt64(1);
+  return std::optional<CrlEntry>(std::move(e));
 }
 
 Status SqliteStore::AppendAudit(std::vector<AuditEvent>& events) {

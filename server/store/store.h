@@ -1,4 +1,5 @@
-// Store: everything certgate persists — users, enrolled certificates, revocations, audit events.
+// Store: everything certgate persists — users, enrolled certificates, revocations, imported CRLs,
+// audit events.
 //
 // One interface grouped by entity (like SPIRE's DataStore), a SQLite implementation
 // (sqlite_store.h) and an in-memory fake (memory_store.h); the same conformance tests run
@@ -70,6 +71,31 @@ struct Revocation {
   RevocationReason reason = RevocationReason::kUnspecified;
   int64_t revoked_at = 0;  // Unix micros
   std::string source;      // "admin" or "crl"
+};
+
+// An imported certificate revocation list: at most one per issuer (the newest by CRL number).
+// The CRL's signature is verified before it reaches the store (authz/crl_import.h).
+struct CrlInfo {
+  int64_t id = 0;
+  std::string issuer_canonical;  // DistinguishedName::Canonical() of the CRL's issuer
+  std::string issuer_display;    // RFC 4514, for humans
+  std::string crl_number;        // cRLNumber, normalised hex like a serial; never empty
+  int64_t this_update = 0;       // Unix seconds
+  int64_t next_update = 0;       // Unix seconds; 0 when the CRL has no nextUpdate
+  // The CRL as imported. Input to ImportCrl; ListCrls and GetCrlInfo leave it empty (they are on
+  // the request path or list many CRLs; the DER is kept for forensics and export).
+  std::string der;
+  std::string fingerprint_sha256;  // of der
+  int64_t entry_count = 0;         // set by the store
+  int64_t imported_at = 0;         // Unix micros; set by the store
+};
+
+// One revoked certificate listed by an imported CRL, keyed by (issuer, serial).
+struct CrlEntry {
+  std::string issuer_canonical;
+  std::string serial;  // normalised hex (serial.h)
+  RevocationReason reason = RevocationReason::kUnspecified;
+  int64_t revocation_date = 0;  // Unix seconds
 };
 
 enum class Decision { kAllow, kDeny };
@@ -158,6 +184,26 @@ class Store {
   virtual Result<std::optional<Revocation>> FindRevocation(const std::string& fingerprint_sha256,
                                                            const std::string& issuer_canonical,
                                                            const std::string& serial) = 0;
+
+  // --- imported CRLs ---
+  // Stores `crl` and its entries as the CRL of crl.issuer_canonical, replacing that issuer's
+  // previous CRL and ALL of its entries in one transaction, but only when crl.crl_number is
+  // greater than the stored one (compared as integers). Returns the stored info (id,
+  // entry_count, imported_at set; der kept).
+  //   AlreadyExists       the stored CRL has the same number (nothing changes);
+  //   FailedPrecondition  the stored CRL has a greater number: this one is older (nothing changes);
+  //   InvalidArgument     empty issuer, crl_number not lowercase hex, empty der, an entry of
+  //                       another issuer, an empty or repeated serial, a reason that is not a
+  //                       CRLReason.
+  virtual Result<CrlInfo> ImportCrl(const CrlInfo& crl, const std::vector<CrlEntry>& entries) = 0;
+  // Every stored CRL (without der), ordered by issuer_display.
+  virtual Result<std::vector<CrlInfo>> ListCrls() = 0;
+  // The stored CRL of this issuer (without der), or nullopt. One indexed lookup.
+  virtual Result<std::optional<CrlInfo>> GetCrlInfo(const std::string& issuer_canonical) = 0;
+  // The entry for (issuer, serial) in that issuer's stored CRL, or nullopt. One indexed lookup
+  // (O(log n) in the number of entries): safe on every request with 100k+ entries.
+  virtual Result<std::optional<CrlEntry>> FindCrlEntry(const std::string& issuer_canonical,
+                                                       const std::string& serial) = 0;
 
   // --- audit ---
   // Appends all events in ONE durable transaction and fills in each event's id. Either every

@@ -2,6 +2,8 @@
 #include "server/store/store_util.h"
 
 #include <algorithm>
+#include <string_view>
+#include <unordered_set>
 
 namespace certgate::store::internal {
 
@@ -39,6 +41,53 @@ Status ValidateRevocation(const Revocation& revocation) {
   // 7 is unassigned in RFC 5280's CRLReason.
   if (code < 0 || code > 10 || code == 7) {
     return Status::InvalidArgument("unknown revocation reason code " + std::to_string(code));
+  }
+  return Status::Ok();
+}
+
+Status ValidateCrl(const CrlInfo& crl, const std::vector<CrlEntry>& entries) {
+  if (crl.issuer_canonical.empty()) return Status::InvalidArgument("CRL issuer must not be empty");
+  const bool hex = !crl.crl_number.empty() &&
+                   crl.crl_number.find_first_not_of("0123456789abcdef") == std::string::npos &&
+                   (crl.crl_number == "0" || crl.crl_number[0] != '0');
+  if (!hex) {
+    return Status::InvalidArgument("CRL number must be normalised lowercase hex, not '" +
+                                   crl.crl_number + "'");
+  }
+  if (crl.der.empty()) return Status::InvalidArgument("CRL DER must not be empty");
+  std::unordered_set<std::string_view> serials;
+  serials.reserve(entries.size());
+  for (const CrlEntry& e : entries) {
+    if (e.issuer_canonical != crl.issuer_canonical) {
+      return Status::InvalidArgument("CRL entry for serial " + e.serial + " names another issuer");
+    }
+    if (e.serial.empty()) return Status::InvalidArgument("CRL entry serial must not be empty");
+    const int code = static_cast<int>(e.reason);
+    if (code < 0 || code > 10 || code == 7) {
+      return Status::InvalidArgument("unknown revocation reason code " + std::to_string(code));
+    }
+    if (!serials.insert(e.serial).second) {
+      return Status::InvalidArgument("CRL lists serial " + e.serial + " twice");
+    }
+  }
+  return Status::Ok();
+}
+
+int CompareCrlNumbers(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return a.size() < b.size() ? -1 : 1;
+  return a.compare(b);
+}
+
+Status CheckCrlIsNewer(const std::string& incoming, const std::string& stored,
+                       const std::string& issuer_display) {
+  const int cmp = CompareCrlNumbers(incoming, stored);
+  if (cmp == 0) {
+    return Status::AlreadyExists("CRL number " + incoming + " of '" + issuer_display +
+                                 "' is already imported");
+  }
+  if (cmp < 0) {
+    return Status::FailedPrecondition("CRL number " + incoming + " of '" + issuer_display +
+                                      "' is older than the imported CRL number " + stored);
   }
   return Status::Ok();
 }

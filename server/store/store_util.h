@@ -26,6 +26,17 @@ Status ValidateCertificate(const EnrolledCertificate& cert);
 // reason is a defined CRLReason code.
 Status ValidateRevocation(const Revocation& revocation);
 
+// ImportCrl's input checks (store.h): InvalidArgument naming the problem.
+Status ValidateCrl(const CrlInfo& crl, const std::vector<CrlEntry>& entries);
+
+// Compares two CRL numbers in normalised hex (no leading zeros) as integers: <0, 0, >0.
+int CompareCrlNumbers(const std::string& a, const std::string& b);
+
+// The ImportCrl error for an incoming CRL numbered `incoming` when `stored` is already there
+// (OK when incoming is newer).
+Status CheckCrlIsNewer(const std::string& incoming, const std::string& stored,
+                       const std::string& issuer_display);
+
 // ValidateAuditEvent (store.h) for every event.
 Status ValidateAuditEvents(const std::vector<AuditEvent>& events);
 

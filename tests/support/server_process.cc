@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 
 #include "tests/support/testdata.h"
 
@@ -32,7 +33,7 @@ bool ServerProcess::Start() {
     cfg << "listen: 127.0.0.1:0\n"
         << "database: " << database_ << "\n"
         << "admin_socket: " << admin_socket_ << "\n"
-        << "log_level: warn\n"
+        << "log_level: " << options_.log_level << "\n"
         << options_.extra_yaml << "\n";
   }
   std::string bin = Env("CERTGATE_SERVER_BIN");
@@ -43,7 +44,12 @@ bool ServerProcess::Start() {
   int out[2];
   if (pipe(out) != 0) return false;
   pid_ = fork();
+  const std::string log_path = dir_ + "/server.log";
   if (pid_ == 0) {
+    if (options_.capture_log) {
+      int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+      if (log >= 0) dup2(log, STDERR_FILENO);
+    }
     dup2(out[1], STDOUT_FILENO);
     close(out[0]);
     close(out[1]);
@@ -88,6 +94,18 @@ int ServerProcess::Stop() {
   waitpid(pid_, &status, 0);
   pid_ = -1;
   return status;
+}
+
+void ServerProcess::Reload() {
+  if (pid_ > 0) kill(pid_, SIGHUP);
+}
+
+std::string ServerProcess::ReadLog() const {
+  if (!options_.capture_log) return "";
+  std::ifstream in(dir_ + "/server.log", std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 void ServerProcess::Kill() {

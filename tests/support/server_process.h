@@ -15,6 +15,11 @@ struct ServerProcessOptions {
   std::string extra_yaml;
   // Reuse this directory (database + socket) instead of a fresh temp dir.
   std::string dir;
+  // Send the server's stderr (its log) to dir()/server.log instead of the test's stderr, so a
+  // test can wait for a log line (ReadLog).
+  bool capture_log = false;
+  // The server's log_level.
+  std::string log_level = "warn";
 };
 
 class ServerProcess {
@@ -30,6 +35,10 @@ class ServerProcess {
   int Stop();
   // SIGKILL, then waits.
   void Kill();
+  // SIGHUP (reload the trust anchors).
+  void Reload();
+  // The captured log so far (capture_log), else "".
+  std::string ReadLog() const;
 
   int port() const { return port_; }
   // The mTLS TCP admin listener's port (0 when not configured).

@@ -76,6 +76,23 @@ keyUsage = critical, digitalSignature
 extendedKeyUsage = clientAuth
 subjectAltName = DNS:alice.example.com, URI:spiffe://example.org/alice, email:alice@example.com
 subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+
+[ tls_server ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost, IP:127.0.0.1, IP:::1
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+
+[ forwarder ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectAltName = DNS:forwarder.example.com, URI:spiffe://example.org/forwarder
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
 
 [ server ]
 basicConstraints = critical, CA:FALSE
@@ -202,6 +219,10 @@ ossl pkey -in bob.key -pubout -outform DER -out "$WORK/bob.spki"
 s=$(ossl dgst -sha256 -r "$WORK/bob.spki")
 echo "${s%% *}" >bob.spki_sha256
 
+# alice_renewed: alice's subject, a new key and a fresh serial (a renewal not yet enrolled).
+ec_key alice_renewed
+issue root alice_renewed "$ALICE_SUBJ" alice rand
+
 ec_key carol
 issue root carol '/C=US/O=Example, Inc./OU=R\+D/CN=Carol "CJ" O'"'"'Neil, Zoë' client rand
 
@@ -228,6 +249,24 @@ issue root ca_as_client '/C=US/O=certgate tests/CN=certgate Test CA used as clie
 rsa_key rsa1024 1024
 issue root rsa1024 '/C=US/O=certgate tests/CN=rsa1024' client_rsa rand
 
+# ---- TLS on certgate's own listener ------------------------------------------------------------
+# server: certgate's server certificate (localhost, 127.0.0.1, ::1); forwarder: a proxy's client
+# certificate for mTLS to certgate (trusted as a forwarder by its fingerprint, subject or SAN).
+ec_key server
+issue root server '/C=US/O=certgate tests/CN=localhost' tls_server rand
+ec_key forwarder
+issue root forwarder '/C=US/O=certgate tests/OU=Proxies/CN=certgate test forwarder' forwarder rand
+
+# ---- an intermediate that has expired, and a still-valid leaf under it ---------------------------
+ec_key expired_intermediate
+issue root expired_intermediate '/C=US/O=certgate tests/CN=certgate Expired Intermediate CA' \
+  intermediate_ca rand -startdate 20200101000000Z -enddate 20210101000000Z
+new_ca expinter expired_intermediate.pem expired_intermediate.key
+ec_key leaf_via_expired_intermediate
+issue expinter leaf_via_expired_intermediate '/C=US/O=certgate tests/CN=leaf via expired intermediate' \
+  client rand -startdate 20200601000000Z
+cat leaf_via_expired_intermediate.pem expired_intermediate.pem >leaf_via_expired_intermediate_chain.pem
+
 # ---- impostors ----------------------------------------------------------------------------------
 # lookalike: self-signed, alice's subject and serial and extensions.
 ec_key lookalike
@@ -247,15 +286,32 @@ ec_key rogue_alice
 issue rogue rogue_alice "$ALICE_SUBJ" alice "$ALICE_SERIAL"
 
 # ---- revocation and non-certificate DER ---------------------------------------------------------
+# CRL numbers are hex (openssl's crlnumber file): crl 0x1000, crl_newer 0x1001.
 ossl ca -batch -config "$WORK/root/ca.cnf" -revoke erin.pem -crl_reason keyCompromise
 ossl ca -batch -config "$WORK/root/ca.cnf" -gencrl -out crl.pem
 ossl crl -in crl.pem -outform DER -out crl.der
+ossl ca -batch -config "$WORK/root/ca.cnf" -revoke bob.pem -crl_reason superseded
+ossl ca -batch -config "$WORK/root/ca.cnf" -gencrl -out crl_newer.pem
+ossl crl -in crl_newer.pem -outform DER -out crl_newer.der
+# crl_rogue: signed by rogue_ca (issuer name = the real root's), listing alice's serial, with a
+# CRL number far above the real ones.
+echo 9000 >"$WORK/rogue/crlnumber"
+ossl ca -batch -config "$WORK/rogue/ca.cnf" -revoke rogue_alice.pem -crl_reason keyCompromise
+ossl ca -batch -config "$WORK/rogue/ca.cnf" -gencrl -out crl_rogue.pem
+ossl crl -in crl_rogue.pem -outform DER -out crl_rogue.der
+# The intermediate's CRLs: crl_intermediate_stale (0x1000) was due 2020-02-01; crl_intermediate
+# (0x1001) is current. Neither lists anything.
+ossl ca -batch -config "$WORK/inter/ca.cnf" -gencrl -crl_lastupdate 20200101000000Z \
+  -crl_nextupdate 20200201000000Z -out crl_intermediate_stale.pem
+ossl crl -in crl_intermediate_stale.pem -outform DER -out crl_intermediate_stale.der
+ossl ca -batch -config "$WORK/inter/ca.cnf" -gencrl -out crl_intermediate.pem
+ossl crl -in crl_intermediate.pem -outform DER -out crl_intermediate.der
 ossl pkey -in alice.key -outform DER -out key.der
 ossl req -in "$WORK/alice.csr" -outform DER -out csr.der
 ossl req -in "$WORK/alice.csr" -outform PEM -out csr.pem
 
-for name in alice bob carol dave erin expired notyet lookalike leaf_via_intermediate multirdn \
-  rogue_alice; do
+for name in alice alice_renewed bob carol dave erin expired notyet lookalike leaf_via_intermediate \
+  multirdn rogue_alice forwarder; do
   facts "$name"
 done
 

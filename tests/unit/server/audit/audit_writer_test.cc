@@ -115,6 +115,18 @@ class CountingStore final : public Store {
                                                           const std::string& s) override {
     return inner_.FindRevocation(f, i, s);
   }
+  Result<store::CrlInfo> ImportCrl(const store::CrlInfo& c,
+                                   const std::vector<store::CrlEntry>& e) override {
+    return inner_.ImportCrl(c, e);
+  }
+  Result<std::vector<store::CrlInfo>> ListCrls() override { return inner_.ListCrls(); }
+  Result<std::optional<store::CrlInfo>> GetCrlInfo(const std::string& i) override {
+    return inner_.GetCrlInfo(i);
+  }
+  Result<std::optional<store::CrlEntry>> FindCrlEntry(const std::string& i,
+                                                      const std::string& s) override {
+    return inner_.FindCrlEntry(i, s);
+  }
   Result<std::vector<AuditEvent>> QueryAudit(const store::AuditQuery& q) override {
     return inner_.QueryAudit(q);
   }

@@ -10,6 +10,7 @@
 #include "server/certs/certificate.h"
 #include "server/store/memory_store.h"
 #include "tests/support/testdata.h"
+#include "tests/unit/server/authz/fail_at_store.h"
 
 namespace certgate::authz {
 namespace {
@@ -94,50 +95,6 @@ TEST_F(AuthorizerTest, ValidityWindowFollowsTheInjectedClock) {
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->decision.allowed) << "the last second of the window is still valid";
 }
-
-// Forwards to a real store but fails call number `fail_at` (0-based) with Unavailable.
-class FailAtStore final : public store::Store {
- public:
-  FailAtStore(store::Store& inner, int fail_at) : inner_(inner), fail_at_(fail_at) {}
-  int calls() const { return calls_; }
-
-#define CG_FORWARD(ret, name, params, args) \
-  ret name params override {                \
-    if (calls_++ == fail_at_) return Status::Unavailable("injected failure"); \
-    return inner_.name args;                 \
-  }
-  CG_FORWARD(Result<store::User>, CreateUser, (const store::User& u), (u))
-  CG_FORWARD(Result<std::optional<store::User>>, GetUser, (int64_t id), (id))
-  CG_FORWARD(Result<std::optional<store::User>>, GetUserByName, (const std::string& n), (n))
-  CG_FORWARD(Result<std::vector<store::User>>, ListUsers, (), ())
-  CG_FORWARD(Status, SetUserDisabled, (int64_t id, bool d), (id, d))
-  CG_FORWARD(Status, SetUserRoles, (int64_t id, const std::vector<std::string>& r), (id, r))
-  CG_FORWARD(Result<store::EnrolledCertificate>, EnrollCertificate,
-             (const store::EnrolledCertificate& c), (c))
-  CG_FORWARD(Result<std::optional<store::EnrolledCertificate>>, FindCertificateByFingerprint,
-             (const std::string& f), (f))
-  CG_FORWARD(Result<std::vector<store::EnrolledCertificate>>, FindCertificatesBySubjectSerial,
-             (const std::string& s, const std::string& n), (s, n))
-  CG_FORWARD(Result<std::optional<store::EnrolledCertificate>>, FindCertificateByIssuerSerial,
-             (const std::string& i, const std::string& n), (i, n))
-  CG_FORWARD(Result<std::vector<store::EnrolledCertificate>>, ListCertificates,
-             (std::optional<int64_t> u), (u))
-  CG_FORWARD(Result<std::vector<store::EnrolledCertificate>>, FindCertificatesBySpki,
-             (const std::string& k), (k))
-  CG_FORWARD(Status, AddRevocation, (const store::Revocation& r), (r))
-  CG_FORWARD(Status, ReleaseHold, (const std::string& i, const std::string& n), (i, n))
-  CG_FORWARD(Result<std::optional<store::Revocation>>, FindRevocation,
-             (const std::string& f, const std::string& i, const std::string& n), (f, i, n))
-  CG_FORWARD(Status, AppendAudit, (std::vector<store::AuditEvent>& e), (e))
-  CG_FORWARD(Result<std::vector<store::AuditEvent>>, QueryAudit, (const store::AuditQuery& q), (q))
-  CG_FORWARD(Status, Ping, (), ())
-#undef CG_FORWARD
-
- private:
-  store::Store& inner_;
-  int fail_at_;
-  std::atomic<int> calls_{0};
-};
 
 TEST_F(AuthorizerTest, AnyStoreFailureIsAnErrorNeverADecision) {
   // Count the store calls an allowed request makes (pipeline reads + the audit append), then

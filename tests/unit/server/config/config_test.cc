@@ -50,14 +50,81 @@ TEST(Config, ValidateNamesTheBadField) {
   c.log_level = "loud";
   EXPECT_NE(Validate(c).message().find("log_level"), std::string::npos);
   c = Config();
-  c.forwarders.push_back({"p", {"300.1.1.1"}, {}, "", true});
+  c.forwarders.push_back({"p", {"300.1.1.1"}, {}, "", true, {}, {}, {}});
   EXPECT_NE(Validate(c).message().find("addresses"), std::string::npos);
   c = Config();
-  c.forwarders.push_back({"p", {"127.0.0.1"}, {"base64"}, "", true});
+  c.forwarders.push_back({"p", {"127.0.0.1"}, {"base64"}, "", true, {}, {}, {}});
   EXPECT_NE(Validate(c).message().find("encodings"), std::string::npos);
   c = Config();
-  c.forwarders.push_back({"p", {}, {}, "", true});
+  c.forwarders.push_back({"p", {}, {}, "", true, {}, {}, {}});
   EXPECT_FALSE(Validate(c).ok());
+}
+
+TEST(Config, ParsesTrustCrlTlsAndCacheSections) {
+  auto cfg = ParseConfigYaml(
+      "trust:\n"
+      "  ca_files: [/etc/pki/root.pem]\n"
+      "  intermediate_files: [/etc/pki/inter.pem]\n"
+      "crl:\n"
+      "  required_issuers: ['CN=Root,O=Example', /etc/pki/inter.pem]\n"
+      "  stale_policy: warn\n"
+      "tls:\n"
+      "  cert_file: server.pem\n"
+      "  key_file: server.key\n"
+      "  client_ca_file: ca.pem\n"
+      "  require_client_cert: true\n"
+      "validation_cache:\n"
+      "  max_entries: 50\n"
+      "forwarders:\n"
+      "  - name: envoy\n"
+      "    fingerprints: ['AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:"
+      "AB:CD:EF:01:23:45:67:89']\n"
+      "    subjects: ['CN=envoy,O=Example']\n"
+      "    sans: [envoy.internal, 'spiffe://example.org/envoy']\n");
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  EXPECT_EQ(cfg->trust.ca_files, std::vector<std::string>{"/etc/pki/root.pem"});
+  EXPECT_EQ(cfg->trust.intermediate_files, std::vector<std::string>{"/etc/pki/inter.pem"});
+  EXPECT_EQ(cfg->crl.required_issuers.size(), 2u);
+  EXPECT_EQ(cfg->crl.stale_policy, "warn");
+  EXPECT_TRUE(cfg->tls.enabled());
+  EXPECT_TRUE(cfg->tls.require_client_cert);
+  EXPECT_EQ(cfg->validation_cache_max_entries, 50);
+  ASSERT_EQ(cfg->forwarders.size(), 1u);
+  EXPECT_TRUE(cfg->forwarders[0].addresses.empty());
+  EXPECT_EQ(cfg->forwarders[0].sans.size(), 2u);
+  EXPECT_TRUE(Validate(*cfg).ok()) << Validate(*cfg).ToString();
+  EXPECT_EQ(*NormalizeFingerprint(cfg->forwarders[0].fingerprints[0]),
+            "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789");
+}
+
+TEST(Config, DefaultsKeepTodaysBehaviour) {
+  Config c;
+  EXPECT_TRUE(c.trust.ca_files.empty()) << "no anchors: fingerprint-only mode";
+  EXPECT_FALSE(c.tls.enabled()) << "plaintext listener";
+  EXPECT_EQ(c.crl.stale_policy, "reject");
+  EXPECT_GT(c.validation_cache_max_entries, 0);
+}
+
+TEST(Config, ValidateRefusesInconsistentTrustSettings) {
+  auto bad = [](const char* yaml) {
+    auto cfg = ParseConfigYaml(yaml);
+    return !cfg.ok() || !Validate(*cfg).ok();
+  };
+  EXPECT_TRUE(bad("tls: {cert_file: a.pem}\n")) << "cert without key";
+  EXPECT_TRUE(bad("tls: {client_ca_file: ca.pem}\n")) << "client CA without a server cert";
+  EXPECT_TRUE(bad("tls: {cert_file: a, key_file: b, require_client_cert: true}\n"));
+  EXPECT_TRUE(bad("crl: {stale_policy: ignore}\n"));
+  EXPECT_TRUE(bad("crl: {required_issuers: ['CN=bad\\']}\n"));
+  EXPECT_TRUE(bad("trust: {intermediate_files: [i.pem]}\n")) << "intermediates need anchors";
+  EXPECT_TRUE(bad("trust: {ca_file: [x]}\n")) << "typo";
+  EXPECT_TRUE(bad("validation_cache: {max_entries: -1}\n"));
+  // Identity rules need a verified client certificate, hence tls.client_ca_file.
+  EXPECT_TRUE(bad("forwarders: [{name: x, subjects: ['CN=x']}]\n"));
+  const char* tls = "tls: {cert_file: a, key_file: b, client_ca_file: c}\n";
+  EXPECT_FALSE(bad((std::string(tls) + "forwarders: [{name: x, subjects: ['CN=x']}]\n").c_str()));
+  EXPECT_TRUE(bad((std::string(tls) + "forwarders: [{name: x, fingerprints: [abc]}]\n").c_str()));
+  EXPECT_TRUE(bad((std::string(tls) + "forwarders: [{name: x, subjects: ['CN=a\\']}]\n").c_str()));
+  EXPECT_TRUE(bad((std::string(tls) + "forwarders: [{name: x, sans: ['']}]\n").c_str()));
 }
 
 TEST(PeerMatching, MatchesGrpcPeerStringsAgainstPatterns) {
