@@ -155,8 +155,11 @@ Result<std::unique_ptr<Server>> Server::Start(const config::Config& config, cons
   store::SqliteOptions sqlite;
   sqlite.path = config.database;
   sqlite.synchronous_full = config.synchronous_full;
+  sqlite.busy_timeout_ms = config.database_busy_timeout_ms;
   auto opened = store::OpenSqliteStore(sqlite, clock);
-  if (!opened.ok()) return opened.status();
+  if (!opened.ok()) {
+    return Status::Unavailable("database " + config.database + ": " + opened.status().message());
+  }
   s->store_ = std::move(*opened);
 
   audit::AuditWriterOptions audit_opts;
@@ -251,9 +254,14 @@ Result<std::unique_ptr<Server>> Server::Start(const config::Config& config, cons
       return Status::Unavailable("cannot listen on " + config.admin_tcp.listen);
     }
   }
+  // SERVING only once the store answers a read and a write; the monitor keeps it honest.
+  if (Status ping = s->store_->Ping(); !ping.ok()) {
+    return Status::Unavailable("database health probe failed: " + ping.message());
+  }
   SetHealth(s->auth_server_.get(), kAuthServices, true);
   SetHealth(s->admin_server_.get(), kAdminServices, true);
   SetHealth(s->admin_tcp_server_.get(), kAdminServices, true);
+  s->monitor_ = std::thread([srv = s.get()] { srv->MonitorHealth(); });
   spdlog::get("api")->info("authorization listener on port {} ({}), admin socket {}, database {}",
                            s->port_,
                            !config.tls.enabled()               ? "plaintext"
@@ -276,6 +284,30 @@ Status Server::ReloadTrust(const config::TrustConfig& trust) {
   return Status::Ok();
 }
 
+void Server::MonitorHealth() {
+  bool serving = true;
+  std::unique_lock<std::mutex> lock(monitor_mu_);
+  while (!monitor_stop_) {
+    monitor_cv_.wait_for(lock, std::chrono::milliseconds(config_.health_check_interval_ms));
+    if (monitor_stop_) break;
+    lock.unlock();
+    Status ping = store_->Ping();
+    lock.lock();
+    if (monitor_stop_) break;
+    if (ping.ok() != serving) {
+      serving = ping.ok();
+      if (serving) {
+        spdlog::get("store")->warn("database healthy again: health SERVING");
+      } else {
+        spdlog::get("store")->error("database unhealthy, health NOT_SERVING: {}", ping.ToString());
+      }
+      SetHealth(auth_server_.get(), kAuthServices, serving);
+      SetHealth(admin_server_.get(), kAdminServices, serving);
+      SetHealth(admin_tcp_server_.get(), kAdminServices, serving);
+    }
+  }
+}
+
 void Server::Wait() {
   if (auth_server_) auth_server_->Wait();
   if (admin_server_) admin_server_->Wait();
@@ -288,6 +320,12 @@ void Server::Shutdown() {
   shut_down_ = true;
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + std::chrono::milliseconds(config_.shutdown_grace_ms);
+  {
+    std::lock_guard<std::mutex> monitor_lock(monitor_mu_);
+    monitor_stop_ = true;
+  }
+  monitor_cv_.notify_all();
+  if (monitor_.joinable()) monitor_.join();
   // 1. Health first: NOT_SERVING on every listener (and every later change ignored).
   for (grpc::Server* server : {auth_server_.get(), admin_server_.get(), admin_tcp_server_.get()}) {
     if (!server) continue;

@@ -5,7 +5,9 @@
 #include <grpcpp/server.h>
 
 #include <memory>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <string>
 
 #include "server/api/admin_service.h"
@@ -64,6 +66,13 @@ class Server {
   std::unique_ptr<grpc::Server> auth_server_;
   std::unique_ptr<grpc::Server> admin_server_;
   std::unique_ptr<grpc::Server> admin_tcp_server_;
+  // Probes the store every health_check_interval_ms and flips health SERVING/NOT_SERVING.
+  void MonitorHealth();
+  std::thread monitor_;
+  std::mutex monitor_mu_;  // guards monitor_stop_
+  std::condition_variable monitor_cv_;
+  bool monitor_stop_ = false;
+
   std::mutex shutdown_mu_;  // serialises Shutdown(); guards shut_down_
   bool shut_down_ = false;
   int port_ = 0;

@@ -156,7 +156,8 @@ Result<Config> ParseConfigYaml(const std::string& yaml_text) {
     CERTGATE_RETURN_IF_ERROR(CheckKeys(root,
                                        {"listen", "admin_socket", "database", "log_level",
                                         "xfcc_element", "forwarders", "synchronous_full",
-                                        "shutdown_grace_ms", "audit_max_batch", "admin_tcp", "max_inflight", "trust", "crl",
+                                        "shutdown_grace_ms", "audit_max_batch", "admin_tcp", "max_inflight",
+                                        "health_check_interval_ms", "database_busy_timeout_ms", "trust", "crl",
                                         "tls", "validation_cache",
                                         "ext_authz"},
                                        ""));
@@ -169,6 +170,8 @@ Result<Config> ParseConfigYaml(const std::string& yaml_text) {
     Read(root, "shutdown_grace_ms", cfg.shutdown_grace_ms);
     Read(root, "audit_max_batch", cfg.audit_max_batch);
     Read(root, "max_inflight", cfg.max_inflight);
+    Read(root, "health_check_interval_ms", cfg.health_check_interval_ms);
+    Read(root, "database_busy_timeout_ms", cfg.database_busy_timeout_ms);
     if (root["admin_tcp"]) {
       const YAML::Node& a = root["admin_tcp"];
       CERTGATE_RETURN_IF_ERROR(
@@ -262,6 +265,12 @@ Status Validate(const Config& cfg) {
   }
   if (cfg.shutdown_grace_ms < 0) return Status::InvalidArgument("shutdown_grace_ms must be >= 0");
   if (cfg.max_inflight < 0) return Status::InvalidArgument("max_inflight must be >= 0");
+  if (cfg.database_busy_timeout_ms < 0) {
+    return Status::InvalidArgument("database_busy_timeout_ms must be >= 0");
+  }
+  if (cfg.health_check_interval_ms < 10) {
+    return Status::InvalidArgument("health_check_interval_ms must be >= 10");
+  }
   if (cfg.validation_cache_max_entries < 0 || cfg.validation_cache_max_entries > 10'000'000) {
     return Status::InvalidArgument("validation_cache.max_entries must be in 0..10000000");
   }

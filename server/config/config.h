@@ -129,6 +129,11 @@ struct Config {
   bool synchronous_full = true;
   // Maximum time to wait for in-flight calls on SIGTERM before cancelling them.
   int64_t shutdown_grace_ms = 5000;
+  // How long a database call waits for another writer's lock before failing (UNAVAILABLE).
+  int database_busy_timeout_ms = 5000;
+  // How often the store is probed (a read and a small committed write); while the probe fails,
+  // health reports NOT_SERVING. It recovers by itself when the fault clears.
+  int health_check_interval_ms = 1000;
   // Authorize/Check calls worked on at once; beyond this, RESOURCE_EXHAUSTED at once
   // (0 = unbounded). Admin calls are not counted.
   int max_inflight = 256;

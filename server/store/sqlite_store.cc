@@ -11,6 +11,7 @@
 #include "server/store/sqlite_store.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <condition_variable>
 #include <filesystem>
@@ -384,7 +385,14 @@ Result<AuditEvent> ReadAuditEvent(const Stmt& st) {
 class SqliteStore final : public Store {
  public:
   SqliteStore(const SqliteOptions& options, const Clock& clock, std::unique_ptr<Conn> first)
-      : clock_(clock), pool_(options, std::move(first)) {}
+      : clock_(clock), pool_(options, std::move(first)), path_(options.path),
+        read_only_(options.read_only) {
+    struct stat st {};
+    if (::stat(path_.c_str(), &st) == 0) {
+      dev_ = st.st_dev;
+      ino_ = st.st_ino;
+    }
+  }
 
   Result<User> CreateUser(const User& user) override;
   Result<std::optional<User>> GetUser(int64_t id) override;
@@ -430,8 +438,15 @@ class SqliteStore final : public Store {
   static Status UserExists(Conn& conn, int64_t user_id);
   static Status InsertRoles(Conn& conn, int64_t user_id, const std::vector<std::string>& roles);
 
+  // Unavailable if the file at path_ is not the one opened (deleted or replaced).
+  Status CheckFile() const;
+
   const Clock& clock_;
   ConnPool pool_;
+  const std::string path_;
+  const bool read_only_;
+  dev_t dev_ = 0;  // identity of the file opened, set once in the constructor
+  ino_t ino_ = 0;
 };
 
 Status SqliteStore::UserExists(Conn& conn, int64_t user_id) {
@@ -883,6 +898,7 @@ Status SqliteStore::AppendAudit(std::vector<AuditEvent>& events) {
   for (AuditEvent& e : events) e.id = 0;
   if (events.empty()) return Status::Ok();
   CERTGATE_RETURN_IF_ERROR(internal::ValidateAuditEvents(events));
+  CERTGATE_RETURN_IF_ERROR(CheckFile());  // one stat per batch
   STORE_ASSIGN_OR_RETURN(ConnPool::Lease conn, pool_.Acquire());
   const int64_t now = clock_.NowMicros();
   std::vector<int64_t> ids;
@@ -966,14 +982,41 @@ Result<std::vector<AuditEvent>> SqliteStore::QueryAudit(const AuditQuery& query)
   return out;
 }
 
-Status SqliteStore::Ping() {
-  STORE_ASSIGN_OR_RETURN(ConnPool::Lease conn, pool_.Acquire());
-  // Reads the schema page, so a locked, unreadable or replaced file shows up here.
-  STORE_ASSIGN_OR_RETURN(Stmt * st, conn->Prepare("SELECT count(*) FROM sqlite_master"));
-  StmtScope s(*st);
-  STORE_ASSIGN_OR_RETURN(bool row, s->Step());
-  if (!row) return Status::Internal("ping returned no row");
+Status SqliteStore::CheckFile() const {
+  // SQLite keeps writing to an unlinked file: rows committed there would vanish at the next
+  // restart. Refuse instead, so answers stop (UNAVAILABLE) rather than lose their audit rows.
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) != 0) {
+    return Status::Unavailable("database file " + path_ + " is gone (deleted while certgate runs)");
+  }
+  if (st.st_dev != dev_ || st.st_ino != ino_) {
+    return Status::Unavailable("database file " + path_ + " was replaced while certgate runs");
+  }
   return Status::Ok();
+}
+
+Status SqliteStore::Ping() {
+  CERTGATE_RETURN_IF_ERROR(CheckFile());
+  STORE_ASSIGN_OR_RETURN(ConnPool::Lease conn, pool_.Acquire());
+  // Reads the schema page, so a locked or unreadable file shows up here.
+  {
+    STORE_ASSIGN_OR_RETURN(Stmt * st, conn->Prepare("SELECT count(*) FROM sqlite_master"));
+    StmtScope s(*st);
+    STORE_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) return Status::Internal("ping returned no row");
+  }
+  if (read_only_) return Status::Ok();
+  // A committed write, so a full disk or read-only file system shows up too.
+  STORE_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(conn->db()));
+  STORE_ASSIGN_OR_RETURN(
+      Stmt * st, conn->Prepare("INSERT INTO health_probe (id, checked_at) VALUES (1, ?1) "
+                               "ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at"));
+  {
+    StmtScope s(*st);
+    s->BindInt64(1, clock_.NowMicros());
+    CERTGATE_RETURN_IF_ERROR(s->Run());
+  }
+  return txn.Commit();
 }
 
 Status ValidateOptions(const SqliteOptions& options) {

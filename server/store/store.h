@@ -215,7 +215,10 @@ class Store {
   // the time column, which comes from many request threads' clocks.
   virtual Result<std::vector<AuditEvent>> QueryAudit(const AuditQuery& query) = 0;
 
-  // Cheap liveness probe of the backing database.
+  // Health probe of the backing database: it is still the one that was opened (not deleted or
+  // replaced), it can be read, and (unless opened read-only) a tiny write commits durably — so
+  // a full disk or a read-only file system shows up here, not only in the next audit commit.
+  // Unavailable on any failure. A few hundred microseconds; call it from a monitor, not per request.
   virtual Status Ping() = 0;
 };
 
