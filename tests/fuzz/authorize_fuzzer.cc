@@ -3,13 +3,16 @@
 // Input: one byte that picks the caller's peer address (byte % 5, see kPeers), then a serialized
 // certgate.v1.AuthorizeRequest (inputs that do not parse are skipped, as gRPC would refuse them).
 // Each request goes through api::InputFromRequest, authz::Authorizer::Decide and ::Authorize
-// (with an AuditWriter) and api::FillResponse, against a store::MemoryStore that holds:
+// (with an AuditWriter) and api::FillResponse, against a fresh store::MemoryStore (built per
+// input, so inputs are independent and nothing accumulates; a store that only grew would also
+// make libFuzzer's leak check scan the heap after every input) that holds:
 //   - user "alice" with the embedded alice certificate (tests/fuzz/fuzz_pki.h) enrolled;
 //   - user "dan", disabled, enrolled by subject+serial only ("CN=dan,O=certgate tests,C=US", d4);
 //   - user "rita", enrolled by subject+serial only ("CN=rita,...", 7e), that serial revoked.
 // Forwarders: "edge" (127.0.0.1 and ::1: any encoding, subject+serial allowed), "envoy"
 // (10.0.0.0/8: xfcc/envoy only, verification must be SUCCESS, no subject+serial), "socket"
-// (unix: rfc9440/gcp only). 192.0.2.7 is not a forwarder. The clock is fixed at 2030-01-01.
+// (unix: rfc9440/gcp headers, and subject+serial since allow_subject_serial defaults to true).
+// 192.0.2.7 is not a forwarder. The clock is fixed at 2030-01-01.
 //
 // Properties (abort on violation):
 //   - an allow always carries a user, and it is alice; its certificate summary is alice's;
@@ -22,6 +25,7 @@
 //   - a deny has a reason and carries a user only when the reason is USER_DISABLED;
 //   - Decide and Authorize agree; Authorize returns an audit id; the response has an identity
 //     iff the decision is an allow. With a healthy store nothing is ever an error.
+// Env CERTGATE_FUZZ_TRACE=1 prints each decision (to see which paths a corpus reaches).
 //
 // With libFuzzer (CERTGATE_LIBFUZZER) a custom mutator edits the parsed request field by field
 // (and sometimes plants alice's certificate in some encoding) instead of flipping bytes of the
@@ -31,6 +35,8 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <random>
 #include <string>
@@ -61,9 +67,6 @@ constexpr const char* kPeers[] = {
 constexpr size_t kNumPeers = std::size(kPeers);
 
 constexpr int64_t kNow = 1893456000;  // 2030-01-01T00:00:00Z
-// Rebuild store and audit writer after this many audited requests, so the in-memory audit
-// table does not grow without bound during a long run.
-constexpr int kAuditedPerEnv = 2048;
 
 constexpr const char* kIssuerText = "CN=certgate Test Root CA,O=certgate tests,C=US";
 constexpr const char* kDanSubject = "CN=dan,O=certgate tests,C=US";
@@ -75,28 +78,50 @@ std::string Canonical(std::string_view dn_text) {
   return dn->Canonical();
 }
 
-// One pipeline with its dependencies. Members are declared in dependency order.
-struct Env {
-  FakeClock clock{kNow * 1'000'000};
-  std::unique_ptr<store::MemoryStore> store;
-  std::unique_ptr<audit::AuditWriter> audit;
-  std::unique_ptr<authz::Authorizer> authorizer;
+// What every input's pipeline starts from: the enrolled certificate's facts and the canonical
+// names of the fixture rows. Built once.
+struct Fixture {
   certs::CertificateFacts alice;
   std::string alice_fingerprint;  // computed here, independently of ParseCertificate
-  int64_t alice_id = 0;
-  int64_t dan_id = 0;
-  int audited = 0;
+  std::string issuer_canonical;
+  std::string dan_subject_canonical;
+  std::string rita_subject_canonical;
 
-  Env() {
-    store = store::NewMemoryStore(clock);
-    audit = std::make_unique<audit::AuditWriter>(*store);
-
+  Fixture() {
+    // Proto3 parsing of invalid UTF-8 logs an error per input; the fuzzer makes many.
+    google::protobuf::SetLogHandler(nullptr);
     Result<certs::CertificateFacts> facts = certs::ParseCertificate(fuzz::EnrolledAliceDer());
     FUZZ_CHECK(facts.ok(), "embedded alice certificate: " + facts.status().message());
     alice = *facts;
     alice_fingerprint = fuzz::Sha256Hex(fuzz::EnrolledAliceDer());
     FUZZ_CHECK(alice.fingerprint_sha256 == alice_fingerprint, "alice fingerprint");
+    issuer_canonical = Canonical(kIssuerText);
+    FUZZ_CHECK(issuer_canonical == alice.issuer.Canonical(), "alice's issuer");
+    dan_subject_canonical = Canonical(kDanSubject);
+    rita_subject_canonical = Canonical(kRitaSubject);
+  }
+};
 
+const Fixture& TheFixture() {
+  static const Fixture fixture;
+  return fixture;
+}
+
+// One pipeline with its dependencies, for one input. Members are declared in dependency order.
+struct Env {
+  const Fixture& fixture;
+  FakeClock clock{kNow * 1'000'000};
+  std::unique_ptr<store::MemoryStore> store;
+  std::unique_ptr<audit::AuditWriter> audit;
+  std::unique_ptr<authz::Authorizer> authorizer;
+  int64_t alice_id = 0;
+  int64_t dan_id = 0;
+
+  explicit Env(const Fixture& f) : fixture(f) {
+    store = store::NewMemoryStore(clock);
+    audit = std::make_unique<audit::AuditWriter>(*store);
+
+    const certs::CertificateFacts& alice = fixture.alice;
     alice_id = CreateUser("alice", false);
     store::EnrolledCertificate row;
     row.user_id = alice_id;
@@ -113,11 +138,11 @@ struct Env {
     Enroll(row);
 
     dan_id = CreateUser("dan", true);
-    EnrollBySubjectSerial(dan_id, kDanSubject, "d4");
+    EnrollBySubjectSerial(dan_id, kDanSubject, fixture.dan_subject_canonical, "d4");
     const int64_t rita_id = CreateUser("rita", false);
-    EnrollBySubjectSerial(rita_id, kRitaSubject, "7e");
+    EnrollBySubjectSerial(rita_id, kRitaSubject, fixture.rita_subject_canonical, "7e");
     store::Revocation revocation;
-    revocation.issuer_canonical = Canonical(kIssuerText);
+    revocation.issuer_canonical = fixture.issuer_canonical;
     revocation.serial = "7e";
     revocation.reason = store::RevocationReason::kKeyCompromise;
     revocation.source = "admin";
@@ -156,26 +181,18 @@ struct Env {
     FUZZ_CHECK(enrolled.ok(), "fixture enrollment: " + enrolled.status().message());
   }
 
-  void EnrollBySubjectSerial(int64_t user_id, const char* subject, const char* serial) {
+  void EnrollBySubjectSerial(int64_t user_id, const char* subject, const std::string& canonical,
+                             const char* serial) {
     store::EnrolledCertificate row;
     row.user_id = user_id;
-    row.issuer_canonical = Canonical(kIssuerText);
-    row.subject_canonical = Canonical(subject);
+    row.issuer_canonical = fixture.issuer_canonical;
+    row.subject_canonical = canonical;
     row.issuer_display = kIssuerText;
     row.subject_display = subject;
     row.serial = serial;
     Enroll(row);
   }
 };
-
-std::unique_ptr<Env>& TheEnv() {
-  static std::unique_ptr<Env> env = [] {
-    // Proto3 parsing of invalid UTF-8 logs an error per input; the fuzzer makes many.
-    google::protobuf::SetLogHandler(nullptr);
-    return std::make_unique<Env>();
-  }();
-  return env;
-}
 
 // The leaf DER a certificate credential carries, decoded the way the request says; nullopt when
 // it carries none.
@@ -214,7 +231,7 @@ bool ForwarderPermits(size_t peer_index, const authz::Credential& c) {
       return !subject_serial && (format == "xfcc" || format == "envoy") &&
              c.verification == "SUCCESS";
     case 3:
-      return !subject_serial && (format == "rfc9440" || format == "gcp");
+      return subject_serial || format == "rfc9440" || format == "gcp";
     default:
       return false;
   }
@@ -235,7 +252,7 @@ void CheckDecision(const Env& env, size_t peer_index, const authz::AuthorizeInpu
   FUZZ_CHECK(d.user->id == env.alice_id && d.user->name == "alice" && !d.user->disabled,
              "allowed as user '" + d.user->name + "'");
   FUZZ_CHECK(d.certificate.has_value() &&
-                 d.certificate->fingerprint_sha256 == env.alice.fingerprint_sha256,
+                 d.certificate->fingerprint_sha256 == env.fixture.alice.fingerprint_sha256,
              "an allow whose certificate summary is not alice's");
 
   const authz::Credential& c = in.credential;
@@ -249,13 +266,13 @@ void CheckDecision(const Env& env, size_t peer_index, const authz::AuthorizeInpu
     case authz::Credential::Kind::kSubjectSerial: {
       Result<certs::DistinguishedName> subject = certs::ParseDnString(c.subject_dn);
       Result<std::string> serial = certs::NormalizeSerial(c.serial, c.serial_format);
-      FUZZ_CHECK(subject.ok() && subject->Canonical() == env.alice.subject.Canonical(),
+      FUZZ_CHECK(subject.ok() && subject->Canonical() == env.fixture.alice.subject.Canonical(),
                  "subject+serial allowed for subject " + fuzz::Printable(c.subject_dn));
-      FUZZ_CHECK(serial.ok() && *serial == env.alice.serial,
+      FUZZ_CHECK(serial.ok() && *serial == env.fixture.alice.serial,
                  "subject+serial allowed for serial " + fuzz::Printable(c.serial));
       if (!c.issuer_dn.empty()) {
         Result<certs::DistinguishedName> issuer = certs::ParseDnString(c.issuer_dn);
-        FUZZ_CHECK(issuer.ok() && issuer->Canonical() == env.alice.issuer.Canonical(),
+        FUZZ_CHECK(issuer.ok() && issuer->Canonical() == env.fixture.alice.issuer.Canonical(),
                    "subject+serial allowed for issuer " + fuzz::Printable(c.issuer_dn));
       }
       return;
@@ -263,7 +280,7 @@ void CheckDecision(const Env& env, size_t peer_index, const authz::AuthorizeInpu
     default: {
       std::optional<std::string> leaf = LeafOf(c);
       FUZZ_CHECK(leaf.has_value(), "allowed, but the credential carries no decodable leaf");
-      FUZZ_CHECK(fuzz::Sha256Hex(*leaf) == env.alice_fingerprint,
+      FUZZ_CHECK(fuzz::Sha256Hex(*leaf) == env.fixture.alice_fingerprint,
                  "allowed a leaf whose SHA-256 is " + fuzz::Sha256Hex(*leaf));
       FUZZ_CHECK(*leaf == fuzz::EnrolledAliceDer(), "allowed a leaf that is not alice's DER");
       return;
@@ -274,13 +291,13 @@ void CheckDecision(const Env& env, size_t peer_index, const authz::AuthorizeInpu
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
-  TheEnv();
+  TheFixture();
   return 0;
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
-  std::unique_ptr<Env>& env = TheEnv();
+  Env env(TheFixture());
   const size_t peer_index = data[0] % kNumPeers;
   v1::AuthorizeRequest request;
   if (!request.ParseFromArray(data + 1, static_cast<int>(size - 1))) return 0;
@@ -292,15 +309,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
 
-  Result<authz::Decision> decided = env->authorizer->Decide(*input);
+  Result<authz::Decision> decided = env.authorizer->Decide(*input);
   FUZZ_CHECK(decided.ok(), "Decide failed with a healthy store: " + decided.status().ToString());
-  CheckDecision(*env, peer_index, *input, *decided);
+  CheckDecision(env, peer_index, *input, *decided);
 
-  Result<authz::AuthorizeResult> authorized = env->authorizer->Authorize(*input);
+  Result<authz::AuthorizeResult> authorized = env.authorizer->Authorize(*input);
   FUZZ_CHECK(authorized.ok(),
              "Authorize failed with a healthy store: " + authorized.status().ToString());
   const authz::Decision& d = authorized->decision;
-  CheckDecision(*env, peer_index, *input, d);
+  CheckDecision(env, peer_index, *input, d);
+  static const bool trace = std::getenv("CERTGATE_FUZZ_TRACE") != nullptr;
+  if (trace) {
+    std::fprintf(stderr, "peer=%s %s %s: %s\n", kPeers[peer_index], d.allowed ? "ALLOW" : "DENY",
+                 std::string(ReasonName(d.reason)).c_str(), d.message.c_str());
+  }
   FUZZ_CHECK(d.allowed == decided->allowed && d.reason == decided->reason &&
                  d.message == decided->message,
              "Decide and Authorize disagree");
@@ -313,14 +335,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (response.has_identity()) {
     FUZZ_CHECK(response.identity().user_name() == "alice" &&
                    response.identity().certificate().fingerprint_sha256() ==
-                       env->alice.fingerprint_sha256,
+                       env.fixture.alice.fingerprint_sha256,
                "identity is not alice's");
   } else {
     FUZZ_CHECK(response.rejection().reason() != v1::Rejection::REASON_UNSPECIFIED,
                "rejection without a reason");
   }
 
-  if (++env->audited >= kAuditedPerEnv) env = std::make_unique<Env>();
   return 0;
 }
 
@@ -388,12 +409,13 @@ void PlantAlice(v1::AuthorizeRequest& r, std::minstd_rand& rng) {
       break;
     }
     default: {
-      const Env& env = *TheEnv();
+      const certs::CertificateFacts& alice = TheFixture().alice;
       v1::SubjectSerial* ss = r.mutable_subject_serial();
-      ss->set_subject_dn(rng() % 2 ? env.alice.subject.ToRfc4514() : "/C=US/O=certgate tests/OU=Engineering/CN=alice");
-      ss->set_serial(env.alice.serial);
+      ss->set_subject_dn(rng() % 2 ? alice.subject.ToRfc4514()
+                                   : "/C=US/O=certgate tests/OU=Engineering/CN=alice");
+      ss->set_serial(alice.serial);
       ss->set_serial_format(v1::SubjectSerial::HEX);
-      if (rng() % 2) ss->set_issuer_dn(env.alice.issuer.ToRfc4514());
+      if (rng() % 2) ss->set_issuer_dn(alice.issuer.ToRfc4514());
       break;
     }
   }

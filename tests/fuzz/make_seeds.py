@@ -226,6 +226,20 @@ write("certificate", "alice_chain.pem", read("alice_chain.pem"))
 write("certificate", "leaf_via_intermediate_chain.pem", read("leaf_via_intermediate_chain.pem"))
 for name in ["crl.der", "csr.der", "pubkey.der", "crl.pem", "csr.pem"]:
     write("certificate", name, read(name))
+# alice with her subject's O value re-typed (same length, so the DER stays well formed): string
+# types OpenSSL converts to UTF-8, invalid ones it refuses, and a non-string value ("#hex").
+_o = b"\x0c\x0ecertgate tests"
+_subject_o = der["alice"].index(_o, der["alice"].index(_o) + 1)  # the issuer's O comes first
+for name, repl in [("bmpstring", b"\x1e\x0e\x00c\x00e\x00r\x00t\x00g\x00a\x00t"),
+                   ("bmpstring-surrogate", b"\x1e\x0e\xd8\x00\x00e\x00r\x00t\x00g\x00a\x00t"),
+                   ("t61string", b"\x14\x0e\xe9ertgate tests"),
+                   ("ia5string-control", b"\x16\x0e\x01ertgate tests"),
+                   ("utf8string-invalid", b"\x0c\x0e\xffertgate tests"),
+                   ("octetstring", b"\x04\x0ecertgate tests"),
+                   ("sequence", b"\x30\x0e\x04\x0crtgate tests")]:
+    assert len(repl) == len(_o), name
+    write("certificate", "alice-o-" + name + ".der",
+          der["alice"][:_subject_o] + repl + der["alice"][_subject_o + len(_o):])
 
 
 # ---- authorize: peer selector byte + serialized certgate.v1.AuthorizeRequest --------------------

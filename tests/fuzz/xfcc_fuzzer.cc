@@ -50,8 +50,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const bool last = options.xfcc_element == -1;
   if ((first || last) && decoded.status != certs::DecodeStatus::kMalformed &&
       !TrimOws(value).empty()) {
-    const std::string other = first ? std::string(value) + "," + OtherHop()
-                                    : OtherHop() + "," + std::string(value);
+    // A proxy appends to the value as its HTTP codec holds it: without surrounding whitespace
+    // (a tab is optional whitespace at the ends but a control character inside the value).
+    const std::string trimmed(TrimOws(value));
+    const std::string other = first ? trimmed + "," + OtherHop() : OtherHop() + "," + trimmed;
     if (other.size() <= certs::kMaxHeaderValueBytes) {
       const certs::DecodedChain again =
           certs::DecodeHeader(certs::Encoding::kXfcc, other, {}, options);
