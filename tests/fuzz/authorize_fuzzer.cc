@@ -163,8 +163,8 @@ struct Env {
     socket.addresses = {"unix"};
     socket.encodings = {"rfc9440", "gcp"};
     options.forwarders = {edge, envoy, socket};
-    authorizer = std::make_unique<authz::Authorizer>(
-        authz::Authorizer::Deps{*store, *audit, clock}, options);
+    authorizer = std::make_unique<authz::Authorizer>(authz::Authorizer::Deps{*store, *audit, clock},
+                                                     options);
   }
 
   int64_t CreateUser(const std::string& name, bool disabled) {
@@ -206,9 +206,8 @@ std::optional<std::string> LeafOf(const authz::Credential& c) {
       return split->front();
     }
     case authz::Credential::Kind::kHeader: {
-      std::optional<certs::Encoding> enc = c.preset.empty()
-                                               ? certs::ParseEncodingName(c.encoding)
-                                               : certs::EncodingForPreset(c.preset);
+      std::optional<certs::Encoding> enc = c.preset.empty() ? certs::ParseEncodingName(c.encoding)
+                                                            : certs::EncodingForPreset(c.preset);
       if (!enc) return std::nullopt;
       certs::DecodedChain decoded = certs::DecodeHeader(*enc, c.header_value, c.chain_value);
       if (decoded.status != certs::DecodeStatus::kOk) return std::nullopt;
@@ -323,9 +322,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::fprintf(stderr, "peer=%s %s %s: %s\n", kPeers[peer_index], d.allowed ? "ALLOW" : "DENY",
                  std::string(ReasonName(d.reason)).c_str(), d.message.c_str());
   }
-  FUZZ_CHECK(d.allowed == decided->allowed && d.reason == decided->reason &&
-                 d.message == decided->message,
-             "Decide and Authorize disagree");
+  FUZZ_CHECK(
+      d.allowed == decided->allowed && d.reason == decided->reason && d.message == decided->message,
+      "Decide and Authorize disagree");
   FUZZ_CHECK(authorized->audit_id > 0, "no audit id");
 
   v1::AuthorizeResponse response;
@@ -353,9 +352,9 @@ extern "C" size_t LLVMFuzzerMutate(uint8_t* data, size_t size, size_t max_size);
 namespace {
 
 constexpr const char* kFormats[] = {
-    "url-pem", "url-pem-aws", "xfcc",  "base64-der", "rfc9440", "traefik", "nginx-legacy",
-    "envoy",   "aws-alb",     "nginx", "cloudflare", "haproxy", "caddy",   "gcp",
-    "",        "XFCC",        "pem",
+    "url-pem",      "url-pem-aws", "xfcc",    "base64-der", "rfc9440",    "traefik",
+    "nginx-legacy", "envoy",       "aws-alb", "nginx",      "cloudflare", "haproxy",
+    "caddy",        "gcp",         "",        "XFCC",       "pem",
 };
 constexpr const char* kVerifications[] = {"", "SUCCESS", "FAILED:expired", "NONE", "0", "true"};
 

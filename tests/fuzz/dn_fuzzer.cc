@@ -49,8 +49,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Without surrounding whitespace, ParseDnString is exactly the parser the first byte selects.
   if (TrimOws(text) == text && !text.empty()) {
     const Result<certs::DistinguishedName>& chosen = text.front() == '/' ? slash : rfc;
-    FUZZ_CHECK(any.ok() == chosen.ok(), "ParseDnString and the parser it selects disagree on " +
-                                            fuzz::Printable(text));
+    FUZZ_CHECK(any.ok() == chosen.ok(),
+               "ParseDnString and the parser it selects disagree on " + fuzz::Printable(text));
     if (any.ok()) {
       FUZZ_CHECK(any->Canonical() == chosen->Canonical(),
                  "ParseDnString and the parser it selects parse differently");

@@ -16,8 +16,8 @@ constexpr char kHexUpper[] = "0123456789ABCDEF";
 constexpr size_t kMaxDnTextBytes = 8 * 1024;  // the DN text parsers' documented limit
 
 bool IsUnreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-         c == '-' || c == '.' || c == '_' || c == '~';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~';
 }
 
 // Exactly one DER SEQUENCE (tag 0x30, definite minimal length, nothing after it). Written
@@ -32,7 +32,8 @@ bool IsSingleDerSequence(std::string_view der) {
     if (count == 0 || count > 4 || der.size() < 2 + count) return false;
     if (static_cast<unsigned char>(der[2]) == 0) return false;
     length = 0;
-    for (size_t i = 0; i < count; ++i) length = length << 8 | static_cast<unsigned char>(der[2 + i]);
+    for (size_t i = 0; i < count; ++i)
+      length = length << 8 | static_cast<unsigned char>(der[2 + i]);
     if (length < 0x80) return false;
     header += count;
   }
@@ -282,9 +283,9 @@ void CheckDecoded(certs::Encoding encoding, const certs::DecodedChain& decoded) 
   using certs::Encoding;
   const std::string name(certs::EncodingName(encoding));
   if (decoded.status != DecodeStatus::kOk) {
-    FUZZ_CHECK(decoded.status == DecodeStatus::kMissing ||
-                   decoded.status == DecodeStatus::kMalformed,
-               name + ": invalid status");
+    FUZZ_CHECK(
+        decoded.status == DecodeStatus::kMissing || decoded.status == DecodeStatus::kMalformed,
+        name + ": invalid status");
     FUZZ_CHECK(decoded.certs.empty(), name + ": a rejection carries certificates");
     FUZZ_CHECK(!decoded.message.empty(), name + ": a rejection without a message");
     return;

@@ -24,8 +24,8 @@ namespace certgate::fuzz {
 [[noreturn]] void Fail(const char* file, int line, const std::string& what);
 
 // Checks a property; `what` is only evaluated on failure.
-#define FUZZ_CHECK(cond, what)                                                                \
-  do {                                                                                        \
+#define FUZZ_CHECK(cond, what)                                                                 \
+  do {                                                                                         \
     if (!(cond)) ::certgate::fuzz::Fail(__FILE__, __LINE__, std::string(#cond ": ") + (what)); \
   } while (0)
 

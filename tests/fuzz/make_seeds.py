@@ -90,7 +90,14 @@ chains = {
     "alice_chain": [der["alice"], der["ca"]],
     "via_intermediate": [der["leaf_via_intermediate"], der["intermediate"]],
     "three": [der["leaf_via_intermediate"], der["intermediate"], der["ca"]],
+    # At and just over the 10-certificates-per-value limit.
+    "ten": [der[n] for n in ["alice", "bob", "carol", "dave", "erin", "multirdn", "expired",
+                             "notyet", "intermediate", "ca"]],
+    "eleven": [der[n] for n in ["alice", "bob", "carol", "dave", "erin", "multirdn", "expired",
+                                "notyet", "lookalike", "intermediate", "ca"]],
 }
+# A DER SEQUENCE just over the 32 KiB per-certificate limit (not a certificate).
+oversize = b"\x30\x82\x80\x04" + b"\x00" * 0x8004
 with open(ALICE_PEM, "rb") as f:
     enrolled_alice = pem_blocks(f.read())[0]
 subjects = {name: read_line(name + ".subject") for name in FACTS}
@@ -145,6 +152,7 @@ for idx, enc in enumerate(ENCODINGS):
         write("decode_header", "%s-%s" % (enc, other), sel + value)
     write("decode_header", "%s-empty" % enc, sel)
 write("decode_header", "nginx-legacy-null", bytes([6]) + b"(null)")
+write("decode_header", "base64-der-oversize", bytes([3]) + b64(oversize))
 write("decode_header", "base64-der-pem-text", bytes([3]) + b64(pem(der["alice"])))
 
 # ---- xfcc: element selector byte + value --------------------------------------------------------
@@ -165,6 +173,10 @@ for sel in range(4):
 write("xfcc", "chain", b"\x00" + xfcc_elem(chains["via_intermediate"][0], b';Chain="' +
                                          pct(b"".join(pem(d) for d in chains["via_intermediate"])) +
                                          b'"'))
+for cname in ("ten", "eleven"):
+    write("xfcc", "chain-" + cname, b"\x00" + xfcc_elem(chains[cname][0], b';Chain="' +
+                                                        pct(b"".join(pem(d) for d in chains[cname])) +
+                                                        b'"'))
 write("xfcc", "chain-only", b"\x00Chain=\"" + pct(pem(der["alice"]) + pem(der["ca"])) + b'"')
 write("xfcc", "subject-injection", b'\x00Subject="CN=evil;Cert=' + pct(pem(der["bob"])) +
       b'";Cert="' + pct(pem(der["alice"])) + b'"')
@@ -223,6 +235,9 @@ for name in CERTS:
 for name in ["alice", "carol", "multirdn"]:
     write("certificate", name + ".pem", read(name + ".pem"))
 write("certificate", "alice_chain.pem", read("alice_chain.pem"))
+write("certificate", "ten.pem", b"".join(pem(d) for d in chains["ten"]))
+write("certificate", "eleven.pem", b"".join(pem(d) for d in chains["eleven"]))
+write("certificate", "oversize.der", oversize)
 write("certificate", "leaf_via_intermediate_chain.pem", read("leaf_via_intermediate_chain.pem"))
 for name in ["crl.der", "csr.der", "pubkey.der", "crl.pem", "csr.pem"]:
     write("certificate", name, read(name))

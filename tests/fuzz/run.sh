@@ -6,8 +6,10 @@
 #
 #   -t SECONDS   fuzzing time per target (default 300)
 #   -p PARALLEL  targets fuzzed at the same time (default 1; the machine's cores are shared)
-#   -m           afterwards merge (-merge=1, minimising) each target's working corpus, the
-#                committed corpus and the seeds into tests/fuzz/corpus/<target> (review, commit)
+#   -m           afterwards merge (-merge=1 -use_counters=0: keeps every input that adds an edge,
+#                so the committed corpus keeps the run's edge coverage at a fraction of its size)
+#                the working corpus, the committed corpus and the seeds into
+#                tests/fuzz/corpus/<target> (review, then commit)
 #   TARGET...    default: all (decode_header xfcc rfc9440_chain dn serial certificate authorize)
 #
 # Environment: BUILD_DIR (default build-fuzz), JOBS (build parallelism, default 2).
@@ -26,7 +28,7 @@ while getopts "t:p:mh" opt; do
     t) SECONDS_PER=$OPTARG ;;
     p) PARALLEL=$OPTARG ;;
     m) MERGE=1 ;;
-    *) sed -n '2,19p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,21p' "$0" >&2; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -74,30 +76,43 @@ for t in "${TARGETS[@]}"; do
 done
 wait
 
-# One line per target: executions, final coverage, and where the last new coverage was found
-# (a last-new-coverage exec far below the total means the run had plateaued).
+# One line per target: executions, final edge coverage (cov) and features (ft), corpus size,
+# edge coverage halfway through the run's executions, and the execution at which edge coverage
+# last grew (both far below the end means the run had plateaued; ft keeps creeping up as
+# libFuzzer also counts hit-count buckets).
 status=0
 {
-  printf '%-14s %12s %8s %8s %7s %16s %s\n' target execs cov ft corpus last_new_at artifacts
+  printf '%-14s %11s %6s %6s %7s %9s %15s %s\n' target execs cov ft corpus cov@half \
+    last_cov_growth artifacts
   for t in "${TARGETS[@]}"; do
     log=$W/logs/$t.log
-    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-    last=$(grep -E '^#[0-9]+' "$log" | tail -1)
-    cov=$(sed -E 's/.* cov: ([0-9]+).*/\1/' <<<"$last")
-    ft=$(sed -E 's/.* ft: ([0-9]+).*/\1/' <<<"$last")
-    corp=$(sed -E 's/.* corp: ([0-9]+).*/\1/' <<<"$last")
-    last_new=$(grep -E '^#[0-9]+[[:space:]]+NEW' "$log" | tail -1 | sed -E 's/^#([0-9]+).*/\1/')
     artifacts=$(find "$W/artifacts/$t" -type f | wc -l)
     ((artifacts == 0)) || status=1
-    printf '%-14s %12s %8s %8s %7s %16s %s\n' "$t" "${execs:-?}" "${cov:-?}" "${ft:-?}" \
-      "${corp:-?}" "${last_new:-none}" "$artifacts"
+    awk -v t="$t" -v artifacts="$artifacts" '
+      /^#[0-9]+/ {
+        n = substr($1, 2) + 0
+        for (i = 1; i <= NF; i++) {
+          if ($i == "cov:") c = $(i + 1) + 0
+          if ($i == "ft:") f = $(i + 1) + 0
+          if ($i == "corp:") { split($(i + 1), a, "/"); corp = a[1] }
+        }
+        execs_at[++k] = n; cov_at[k] = c
+        if (c > best) { best = c; grew = n }
+        total = n
+      }
+      /^stat::number_of_executed_units:/ { total = $2 + 0 }
+      END {
+        half = 0
+        for (j = 1; j <= k; j++) if (execs_at[j] <= total / 2) half = cov_at[j]
+        printf "%-14s %11d %6d %6d %7d %9d %15d %d\n", t, total, best, f, corp, half, grew, artifacts
+      }' "$log"
   done
 } | tee "$W/summary.txt"
 
 if ((MERGE)); then
   for t in "${TARGETS[@]}"; do
     rm -rf "$W/merged/$t" && mkdir -p "$W/merged/$t"
-    "$BIN/fuzz_$t" -merge=1 -rss_limit_mb=2048 -max_len="${MAX_LEN[$t]}" -timeout=25 \
+    "$BIN/fuzz_$t" -merge=1 -use_counters=0 -rss_limit_mb=2048 -max_len="${MAX_LEN[$t]}" -timeout=25 \
       "$W/merged/$t" "$W/corpus/$t" "$REPO/tests/fuzz/corpus/$t" "$W/seeds/$t" \
       >"$W/logs/$t.merge.log" 2>&1
     rm -rf "$REPO/tests/fuzz/corpus/$t" && mkdir -p "$REPO/tests/fuzz/corpus/$t"

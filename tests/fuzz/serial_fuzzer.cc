@@ -55,7 +55,7 @@ std::optional<std::string> OpensslValue(std::string_view text, SerialFormat form
   if (digits.empty()) return std::nullopt;
   BIGNUM* raw = nullptr;
   const int used = format == SerialFormat::kHex ? BN_hex2bn(&raw, digits.c_str())
-                                                 : BN_dec2bn(&raw, digits.c_str());
+                                                : BN_dec2bn(&raw, digits.c_str());
   std::unique_ptr<BIGNUM, decltype(&BN_free)> bn(raw, &BN_free);
   if (used <= 0 || static_cast<size_t>(used) != digits.size()) return std::nullopt;
   char* hex = BN_bn2hex(bn.get());
@@ -80,8 +80,8 @@ void Check(std::string_view text, SerialFormat format) {
              std::string(name) + ": output " + Printable(*normal) + " is not normalised hex");
   const certgate::Result<std::string> again =
       certgate::certs::NormalizeSerial(*normal, SerialFormat::kHex);
-  FUZZ_CHECK(again.ok() && *again == *normal, std::string(name) + ": normalising " +
-                                                  Printable(*normal) + " again changes it");
+  FUZZ_CHECK(again.ok() && *again == *normal,
+             std::string(name) + ": normalising " + Printable(*normal) + " again changes it");
   const std::optional<std::string> openssl = OpensslValue(text, format);
   FUZZ_CHECK(openssl.has_value() && *openssl == *normal,
              std::string(name) + ": " + Printable(text) + " -> " + Printable(*normal) +

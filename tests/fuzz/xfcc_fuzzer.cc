@@ -6,6 +6,7 @@
 // even though that element carries a valid certificate of its own.
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <string>
 #include <string_view>
 
