@@ -2,7 +2,8 @@
 # certgate_sanitizers: INTERFACE target carrying -fsanitize=... when SANITIZE is set.
 add_library(certgate_warnings INTERFACE)
 target_compile_options(certgate_warnings INTERFACE
-  -Wall -Wextra -Wpedantic -Wshadow=local -Wnon-virtual-dtor -Wno-unused-parameter)
+  -Wall -Wextra -Wpedantic $<$<CXX_COMPILER_ID:GNU>:-Wshadow=local> -Wnon-virtual-dtor
+  -Wno-unused-parameter)
 if(CERTGATE_WERROR)
   target_compile_options(certgate_warnings INTERFACE -Werror)
 endif()
@@ -12,6 +13,16 @@ if(SANITIZE)
   target_compile_options(certgate_sanitizers INTERFACE
     -fsanitize=${SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
   target_link_options(certgate_sanitizers INTERFACE -fsanitize=${SANITIZE})
+endif()
+
+# CERTGATE_FUZZ: coverage instrumentation for libFuzzer on every first-party target (the fuzz
+# executables themselves add -fsanitize=fuzzer, which also links the libFuzzer runtime).
+if(CERTGATE_FUZZ)
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    target_compile_options(certgate_sanitizers INTERFACE -fsanitize=fuzzer-no-link)
+  else()
+    message(WARNING "CERTGATE_FUZZ needs clang (CXX=clang++): building the fuzz regression runners only")
+  endif()
 endif()
 
 # certgate_base: what every first-party target links.

@@ -81,7 +81,7 @@ DecodedCredential DecodeCredential(const Credential& cred, const certs::DecodeOp
         return fail(Reason::kCertificateMissing, "empty PEM");
       }
       auto split = certs::SplitPemCertificates(cred.pem);
-      if (!split.ok()) return fail(Reason::kCertificateMalformed, "PEM: " + split.status().message());
+      if (!split.ok()) return fail(Reason::kCertificateMalformed, split.status().message());
       out.chain = std::move(*split);
       out.description = "PEM, " + std::to_string(out.chain.size()) + " certificate(s)";
       break;

@@ -599,9 +599,19 @@ Result<DistinguishedName> ParseSlashDn(std::string_view text) {
 }
 
 Result<DistinguishedName> ParseDnString(std::string_view text) {
-  text = text::TrimOws(text);
-  if (!text.empty() && text[0] == '/') return ParseSlashDn(text);
-  return ParseRfc4514(text);
+  std::string_view trimmed = text::TrimOws(text);
+  if (!trimmed.empty() && trimmed[0] == '/') return ParseSlashDn(trimmed);
+  // RFC 4514 escapes a value's trailing space as "\ ": when the trimmed text ends in an odd run
+  // of backslashes, the whitespace after the last one is escaped and belongs to the value.
+  size_t backslashes = 0;
+  while (backslashes < trimmed.size() && trimmed[trimmed.size() - 1 - backslashes] == '\\') {
+    ++backslashes;
+  }
+  const size_t end = static_cast<size_t>(trimmed.data() - text.data()) + trimmed.size();
+  if (backslashes % 2 == 1 && end < text.size()) {
+    trimmed = std::string_view(trimmed.data(), trimmed.size() + 1);
+  }
+  return ParseRfc4514(trimmed);
 }
 
 }  // namespace certgate::certs

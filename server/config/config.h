@@ -28,8 +28,10 @@ struct ForwarderConfig {
   // When non-empty, ForwardedHeader.verification must equal this (e.g. nginx "SUCCESS",
   // HAProxy "0", Cloudflare "true"), else PROXY_VERIFICATION_FAILED.
   std::string require_verification;
-  // Whether subject+serial credentials (no certificate) are accepted from this forwarder.
-  bool allow_subject_serial = true;
+  // Whether subject+serial credentials (no certificate) are accepted from this forwarder. Off by
+  // default: such a credential carries no certificate to check, so only a forwarder that
+  // verified the client's certificate itself should be allowed to assert one.
+  bool allow_subject_serial = false;
   // The forwarder's TLS client certificate matches when ANY of these matches:
   // SHA-256 fingerprints of its DER (hex; colons and case are ignored),
   std::vector<std::string> fingerprints;

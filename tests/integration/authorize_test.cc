@@ -67,7 +67,8 @@ class AuthorizeIntegration : public ::testing::Test {
     opts.extra_yaml =
         "forwarders:\n"
         "  - name: local-proxy\n"
-        "    addresses: [127.0.0.1, '::1']\n";
+        "    addresses: [127.0.0.1, '::1']\n"
+        "    allow_subject_serial: true\n";
     server_ = new testing::ServerProcess(opts);
     ASSERT_TRUE(server_->Start());
     client_ = MakeClient(server_->target());

@@ -69,7 +69,8 @@ std::string TrustYaml(const std::vector<std::string>& intermediates = {}) {
 const char* kLocalForwarder =
     "forwarders:\n"
     "  - name: local-proxy\n"
-    "    addresses: [127.0.0.1]\n";
+    "    addresses: [127.0.0.1]\n"
+    "    allow_subject_serial: true\n";
 
 std::string TlsYaml(bool require_client_cert) {
   return "tls:\n  cert_file: " + TestdataPath("server.pem") +

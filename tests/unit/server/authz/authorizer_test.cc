@@ -27,6 +27,7 @@ class AuthorizerTest : public ::testing::Test {
     config::ForwarderConfig f;
     f.name = "proxy";
     f.addresses = {"127.0.0.1"};
+    f.allow_subject_serial = true;
     opts.forwarders = {f};
     authz_ = std::make_unique<Authorizer>(Authorizer::Deps{*store_, *audit_, clock_}, opts);
     auto user = store_->CreateUser({0, "alice", "", false, {}, 0});

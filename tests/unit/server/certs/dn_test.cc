@@ -181,6 +181,23 @@ TEST(DnCanonical, ControlCharactersInValuesRoundTripEscaped) {
   EXPECT_EQ(back->rdns, dn.rdns);
 }
 
+// Found by tests/fuzz (dn target): ParseDnString trimmed the escaped space off "C=x\\ ", leaving a
+// dangling escape, so a name ending in a space could not be read back from its own RFC 4514 text.
+TEST(DnParsing, DnStringKeepsAnEscapedTrailingSpace) {
+  DistinguishedName dn;
+  dn.rdns = {{{"2.5.4.6", "/Certificate "}}};
+  const std::string text = dn.ToRfc4514();
+  EXPECT_EQ(text, "C=/Certificate\\ ");
+  Result<DistinguishedName> back = ParseDnString(text);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->rdns, dn.rdns);
+  back = ParseDnString("  CN=a\\ \t");  // surrounding whitespace still goes
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->rdns[0][0].value, "a ");
+  EXPECT_EQ(CanonicalOf(" CN=a\\\\ "), CanonicalOf("CN=a\\\\"));  // escaped backslash, bare space
+  EXPECT_FALSE(ParseDnString("CN=a\\").ok());
+}
+
 TEST(DnParsing, LegacySlashFormFromOlderOpensslWithUnescapedSeparators) {
   Result<DistinguishedName> dn = ParseSlashDn("/C=US/O=a/b/CN=x+y");
   ASSERT_TRUE(dn.ok()) << dn.status().ToString();

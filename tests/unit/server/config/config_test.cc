@@ -34,6 +34,14 @@ TEST(Config, ParsesForwarders) {
   EXPECT_TRUE(Validate(*cfg).ok());
 }
 
+TEST(Config, ForwardersMayNotAssertSubjectAndSerialUnlessAllowed) {
+  auto cfg = ParseConfigYaml("forwarders:\n  - name: p\n    addresses: [127.0.0.1]\n");
+  ASSERT_TRUE(cfg.ok());
+  ASSERT_EQ(cfg->forwarders.size(), 1u);
+  EXPECT_FALSE(cfg->forwarders[0].allow_subject_serial)
+      << "a subject+serial carries no certificate: off unless a forwarder is trusted with it";
+}
+
 TEST(Config, RejectsUnknownKeysSoTyposCannotDisableSecurity) {
   EXPECT_FALSE(ParseConfigYaml("forwarder:\n  - name: x\n").ok());
   EXPECT_FALSE(ParseConfigYaml("forwarders:\n  - name: x\n    require_verify: SUCCESS\n").ok());
