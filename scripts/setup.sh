@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake pkg-config ccache git ca-certificates
+  build-essential cmake ninja-build pkg-config ccache git ca-certificates
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc
   libssl-dev openssl libsqlite3-dev sqlite3
   libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev
