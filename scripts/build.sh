@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR="${1:-build}"
+# Cache hits across clones and build dirs (paths under the repo are made relative).
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(pwd)}"
 shift || true
 GENERATOR=()
 if command -v ninja >/dev/null 2>&1; then GENERATOR=(-G Ninja); fi

@@ -315,7 +315,12 @@ void Validator::SetTrustStore(std::shared_ptr<const TrustStore> trust) {
   // Order matters: the new store is published before the generation moves, and Validate reads the
   // generation before the store, so an entry tagged with the new generation was never computed
   // with the old store.
-  trust_.store(trust ? std::move(trust) : TrustStore::Empty());
+  std::shared_ptr<const TrustStore> next = trust ? std::move(trust) : TrustStore::Empty();
+  {
+    std::lock_guard<std::mutex> lock(trust_mu_);
+    trust_.swap(next);
+  }
+  // `next` (the old store) is released here, outside the lock.
   generation_.fetch_add(1);
   cache_.Clear();
 }
@@ -332,7 +337,10 @@ std::shared_ptr<const Validation> Validator::Lookup(const std::vector<std::strin
   const uint64_t generation = generation_.load();
   if (auto hit = cache_.Lookup(key, generation, now)) return hit;
   std::shared_ptr<const TrustStore> trust;
-  if (verify) trust = trust_.load();
+  if (verify) {
+    std::lock_guard<std::mutex> lock(trust_mu_);
+    trust = trust_;
+  }
   Validation computed = ParseAndVerify(trust.get(), chain_der, now);
   if (computed.outcome == Validation::Outcome::kUntrustedIssuer && !computed.presented.empty()) {
     // Not a matter of time (no issuer, a bad signature, a strict-mode violation): it holds until

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <mutex>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -142,7 +143,10 @@ class Validator {
   // Atomically replaces the trust store (the new one is fully built by the caller) and
   // invalidates the cache.
   void SetTrustStore(std::shared_ptr<const TrustStore> trust);
-  std::shared_ptr<const TrustStore> trust_store() const { return trust_.load(); }
+  std::shared_ptr<const TrustStore> trust_store() const {
+    std::lock_guard<std::mutex> lock(trust_mu_);
+    return trust_;
+  }
 
   // Makes every cached validation a miss (used after a CRL import).
   void InvalidateCache();
@@ -155,7 +159,10 @@ class Validator {
                                            bool verify);
 
   // Written by SetTrustStore before generation_ is bumped; read after generation_ (see .cc).
-  std::atomic<std::shared_ptr<const TrustStore>> trust_;
+  // Not std::atomic<std::shared_ptr>: libstdc++ 12 implements it with a lock bit that
+  // ThreadSanitizer cannot see. Readers copy the pointer under a short lock.
+  mutable std::mutex trust_mu_;
+  std::shared_ptr<const TrustStore> trust_;  // guarded by trust_mu_
   std::atomic<uint64_t> generation_{1};
   ValidationCache cache_;
 };
