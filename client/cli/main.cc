@@ -2,18 +2,16 @@
 // by default, `-o json` for scripts. Exit codes: 0 success/allowed, 1 denied or not found,
 // 2 usage or connection error. Talks to the server through the client library only.
 #include <google/protobuf/util/json_util.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
 #include <iostream>
 #include <sstream>
-
-#include <unistd.h>
-
-#include <atomic>
-#include <csignal>
 #include <thread>
 
 #include "certgate/client.h"
@@ -69,7 +67,8 @@ std::string FormatTime(const google::protobuf::Timestamp& ts) {
   return buf;
 }
 
-void PrintTable(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+void PrintTable(const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> w(header.size());
   for (size_t i = 0; i < header.size(); ++i) w[i] = header[i].size();
   for (const auto& r : rows)
@@ -117,9 +116,14 @@ std::string ToJsonLine(const google::protobuf::Message& m) {
 }
 
 std::vector<std::string> AuditRow(const certgate::v1::AuditEvent& e) {
-  return {std::to_string(e.id()), FormatTime(e.time()), e.kind(), e.decision(),
-          e.reason().empty() ? "-" : e.reason(), e.user_name().empty() ? "-" : e.user_name(),
-          e.request_id().empty() ? "-" : e.request_id(), e.action().empty() ? "-" : e.action(),
+  return {std::to_string(e.id()),
+          FormatTime(e.time()),
+          e.kind(),
+          e.decision(),
+          e.reason().empty() ? "-" : e.reason(),
+          e.user_name().empty() ? "-" : e.user_name(),
+          e.request_id().empty() ? "-" : e.request_id(),
+          e.action().empty() ? "-" : e.action(),
           e.caller()};
 }
 const std::vector<std::string> kAuditHeader = {"ID",   "TIME",       "KIND",   "DECISION", "REASON",
@@ -159,7 +163,8 @@ std::unique_ptr<certgate::Client> Connect(const Globals& g, bool admin) {
       cfg = *loaded;
     }
     const char* user = std::getenv("USER");
-    std::string actor = "cli --db uid=" + std::to_string(getuid()) + (user ? std::string(" user=") + user : "");
+    std::string actor =
+        "cli --db uid=" + std::to_string(getuid()) + (user ? std::string(" user=") + user : "");
     auto opened = certgate::api::EmbeddedAdmin::Open(g.db, actor, cfg);
     if (!opened.ok()) {
       std::fprintf(stderr, "certgate: cannot open database %s: %s\n", g.db.c_str(),
@@ -190,21 +195,24 @@ std::string StripTrailingNewlines(std::string s) {
   return s;
 }
 
-
 void PrintUser(const certgate::v1::User& u) {
-  PrintTable({"ID", "NAME", "DISPLAY NAME", "DISABLED", "ROLES"},
-             {{std::to_string(u.id()), u.name(), u.display_name(), u.disabled() ? "yes" : "no",
-               [&] {
-                 std::string r;
-                 for (const auto& x : u.roles()) r += (r.empty() ? "" : ",") + x;
-                 return r.empty() ? std::string("-") : r;
-               }()}});
+  PrintTable(
+      {"ID", "NAME", "DISPLAY NAME", "DISABLED", "ROLES"},
+      {{std::to_string(u.id()), u.name(), u.display_name(), u.disabled() ? "yes" : "no", [&] {
+          std::string r;
+          for (const auto& x : u.roles()) r += (r.empty() ? "" : ",") + x;
+          return r.empty() ? std::string("-") : r;
+        }()}});
 }
 
 std::vector<std::string> CertRow(const certgate::v1::Certificate& c) {
-  return {std::to_string(c.id()), c.user_name(), c.status(),
+  return {std::to_string(c.id()),
+          c.user_name(),
+          c.status(),
           c.fingerprint_sha256().empty() ? "-" : c.fingerprint_sha256().substr(0, 16) + "...",
-          c.serial(), c.subject(), FormatTime(c.not_after())};
+          c.serial(),
+          c.subject(),
+          FormatTime(c.not_after())};
 }
 
 }  // namespace
@@ -254,10 +262,12 @@ int main(int argc, char** argv) {
       a_issuer, a_request_id, a_action, a_resource;
   bool a_decimal = false;
   authz->add_option("file", a_file, "certificate (PEM/DER) or header-value file; '-' for stdin");
-  authz->add_option("--encoding", a_encoding,
-                    "header encoding: url-pem, url-pem-aws, xfcc, base64-der, rfc9440, traefik, nginx-legacy");
-  authz->add_option("--preset", a_preset,
-                    "proxy preset: envoy, aws-alb, cloudflare, traefik, nginx, haproxy, caddy, gcp");
+  authz->add_option(
+      "--encoding", a_encoding,
+      "header encoding: url-pem, url-pem-aws, xfcc, base64-der, rfc9440, traefik, nginx-legacy");
+  authz->add_option(
+      "--preset", a_preset,
+      "proxy preset: envoy, aws-alb, cloudflare, traefik, nginx, haproxy, caddy, gcp");
   authz->add_option("--chain-file", a_chain_file, "rfc9440 Client-Cert-Chain value file");
   authz->add_option("--verification", a_verification, "proxy verification value (e.g. SUCCESS)");
   authz->add_option("--subject", a_subject, "subject DN (instead of a certificate)");
@@ -272,7 +282,8 @@ int main(int argc, char** argv) {
     if (!a_subject.empty() || !a_serial.empty()) {
       req = certgate::SubjectSerialRequest(a_subject, a_serial, a_issuer, a_decimal);
     } else {
-      if (a_file.empty()) throw CLI::ValidationError("authorize", "give a file, or --subject and --serial");
+      if (a_file.empty())
+        throw CLI::ValidationError("authorize", "give a file, or --subject and --serial");
       std::string data;
       if (a_file == "-") {
         std::ostringstream ss;
@@ -284,7 +295,8 @@ int main(int argc, char** argv) {
         return;
       }
       if (!a_encoding.empty() || !a_preset.empty()) {
-        req = certgate::HeaderRequest(StripTrailingNewlines(data), a_preset.empty() ? a_encoding : a_preset);
+        req = certgate::HeaderRequest(StripTrailingNewlines(data),
+                                      a_preset.empty() ? a_encoding : a_preset);
         if (!a_chain_file.empty()) {
           std::string chain;
           if (!ReadFile(a_chain_file, &chain)) {
@@ -305,10 +317,16 @@ int main(int argc, char** argv) {
     req.set_action(a_action);
     req.set_resource(a_resource);
     auto client = Connect(g, false);
-    if (!client) { exit_code = kExitUsage; return; }
+    if (!client) {
+      exit_code = kExitUsage;
+      return;
+    }
     certgate::v1::AuthorizeResponse resp;
     grpc::Status s = client->Authorize(req, &resp);
-    if (!s.ok()) { exit_code = RpcError(s); return; }
+    if (!s.ok()) {
+      exit_code = RpcError(s);
+      return;
+    }
     if (g.output == "json") {
       std::cout << ToJson(resp) << "\n";
     } else if (resp.has_identity()) {
@@ -318,11 +336,13 @@ int main(int argc, char** argv) {
                 << "  subject     " << id.certificate().subject() << "\n"
                 << "  issuer      " << id.certificate().issuer() << "\n"
                 << "  serial      " << id.certificate().serial() << "\n"
-                << "  audit id    " << resp.audit_id() << "  request id " << resp.request_id() << "\n";
+                << "  audit id    " << resp.audit_id() << "  request id " << resp.request_id()
+                << "\n";
     } else {
-      std::cout << "DENIED   " << certgate::v1::Rejection::Reason_Name(resp.rejection().reason()) << ": "
-                << resp.rejection().message() << "\n"
-                << "  audit id    " << resp.audit_id() << "  request id " << resp.request_id() << "\n";
+      std::cout << "DENIED   " << certgate::v1::Rejection::Reason_Name(resp.rejection().reason())
+                << ": " << resp.rejection().message() << "\n"
+                << "  audit id    " << resp.audit_id() << "  request id " << resp.request_id()
+                << "\n";
     }
     exit_code = resp.has_identity() ? kExitOk : kExitDenied;
   });
@@ -339,7 +359,10 @@ int main(int argc, char** argv) {
   u_create->add_option("--role", u_roles, "role (repeatable), e.g. admin");
   u_create->callback([&] {
     auto client = Connect(g, true);
-    if (!client) { exit_code = kExitUsage; return; }
+    if (!client) {
+      exit_code = kExitUsage;
+      return;
+    }
     certgate::v1::CreateUserRequest req;
     req.set_name(u_name);
     req.set_display_name(u_display);
@@ -347,24 +370,39 @@ int main(int argc, char** argv) {
     certgate::v1::User resp;
     auto ctx = client->NewContext();
     grpc::Status s = client->admin().CreateUser(ctx.get(), req, &resp);
-    if (!s.ok()) { exit_code = RpcError(s); return; }
-    if (g.output == "json") std::cout << ToJson(resp) << "\n"; else PrintUser(resp);
+    if (!s.ok()) {
+      exit_code = RpcError(s);
+      return;
+    }
+    if (g.output == "json")
+      std::cout << ToJson(resp) << "\n";
+    else
+      PrintUser(resp);
   });
   auto* u_list = user->add_subcommand("list", "list users");
   u_list->callback([&] {
     auto client = Connect(g, true);
-    if (!client) { exit_code = kExitUsage; return; }
+    if (!client) {
+      exit_code = kExitUsage;
+      return;
+    }
     certgate::v1::ListUsersResponse resp;
     auto ctx = client->NewContext();
     grpc::Status s = client->admin().ListUsers(ctx.get(), {}, &resp);
-    if (!s.ok()) { exit_code = RpcError(s); return; }
-    if (g.output == "json") { std::cout << ToJson(resp) << "\n"; return; }
+    if (!s.ok()) {
+      exit_code = RpcError(s);
+      return;
+    }
+    if (g.output == "json") {
+      std::cout << ToJson(resp) << "\n";
+      return;
+    }
     std::vector<std::vector<std::string>> rows;
     for (const auto& u : resp.users()) {
       std::string roles;
       for (const auto& r : u.roles()) roles += (roles.empty() ? "" : ",") + r;
-      rows.push_back({std::to_string(u.id()), u.name(), u.display_name(), u.disabled() ? "yes" : "no",
-                      roles.empty() ? "-" : roles});
+      rows.push_back({std::to_string(u.id()), u.name(), u.display_name(),
+                      u.disabled() ? "yes" : "no", roles.empty() ? "-" : roles});
     }
     PrintTable({"ID", "NAME", "DISPLAY NAME", "DISABLED", "ROLES"}, rows);
   });
@@ -373,52 +411,81 @@ int main(int argc, char** argv) {
   u_get->add_option("name", u_get_name, "user name")->required();
   u_get->callback([&] {
     auto client = Connect(g, true);
-    if (!client) { exit_code = kExitUsage; return; }
+    if (!client) {
+      exit_code = kExitUsage;
+      return;
+    }
     certgate::v1::GetUserRequest req;
     req.set_name(u_get_name);
     certgate::v1::User resp;
     auto ctx = client->NewContext();
     grpc::Status s = client->admin().GetUser(ctx.get(), req, &resp);
-    if (!s.ok()) { exit_code = RpcError(s); return; }
-    if (g.output == "json") std::cout << ToJson(resp) << "\n"; else PrintUser(resp);
+    if (!s.ok()) {
+      exit_code = RpcError(s);
+      return;
+    }
+    if (g.output == "json")
+      std::cout << ToJson(resp) << "\n";
+    else
+      PrintUser(resp);
   });
   std::string u_toggle_name;
   for (bool disable : {true, false}) {
-    auto* sub = user->add_subcommand(disable ? "disable" : "enable",
-                                     disable ? "disable a user (their certificates stop working at once)"
-                                             : "re-enable a user");
+    auto* sub = user->add_subcommand(
+        disable ? "disable" : "enable",
+        disable ? "disable a user (their certificates stop working at once)" : "re-enable a user");
     sub->add_option("name", u_toggle_name, "user name")->required();
     sub->callback([&, disable] {
       auto client = Connect(g, true);
-      if (!client) { exit_code = kExitUsage; return; }
+      if (!client) {
+        exit_code = kExitUsage;
+        return;
+      }
       certgate::v1::SetUserDisabledRequest req;
       req.set_name(u_toggle_name);
       req.set_disabled(disable);
       certgate::v1::User resp;
       auto ctx = client->NewContext();
       grpc::Status s = client->admin().SetUserDisabled(ctx.get(), req, &resp);
-      if (!s.ok()) { exit_code = RpcError(s); return; }
-      if (g.output == "json") std::cout << ToJson(resp) << "\n"; else PrintUser(resp);
+      if (!s.ok()) {
+        exit_code = RpcError(s);
+        return;
+      }
+      if (g.output == "json")
+        std::cout << ToJson(resp) << "\n";
+      else
+        PrintUser(resp);
     });
   }
 
   std::string u_roles_name;
   std::vector<std::string> u_roles_set;
   auto* u_roles_cmd = user->add_subcommand("roles", "replace a user's roles");
-  u_roles_cmd->footer("Examples:\n  certgate user roles alice --role admin\n  certgate user roles alice   # removes every role");
+  u_roles_cmd->footer(
+      "Examples:\n  certgate user roles alice --role admin\n  certgate user roles alice   # "
+      "removes every role");
   u_roles_cmd->add_option("name", u_roles_name, "user name")->required();
   u_roles_cmd->add_option("--role", u_roles_set, "role (repeatable); none removes all");
   u_roles_cmd->callback([&] {
     auto client = Connect(g, true);
-    if (!client) { exit_code = kExitUsage; return; }
+    if (!client) {
+      exit_code = kExitUsage;
+      return;
+    }
     certgate::v1::SetUserRolesRequest req;
     req.set_name(u_roles_name);
     for (const auto& r : u_roles_set) req.add_roles(r);
     certgate::v1::User resp;
     auto ctx = client->NewContext();
     grpc::Status s = client->admin().SetUserRoles(ctx.get(), req, &resp);
-    if (!s.ok()) { exit_code = RpcError(s); return; }
-    if (g.output == "json") std::cout << ToJson(resp) << "\n"; else PrintUser(resp);
+    if (!s.ok()) {
+      exit_code = RpcError(s);
+      return;
+    }
+    if (g.output == "json")
+      std::cout << ToJson(resp) << "\n";
+    else
+      PrintUser(resp);
   });
 
   // ---- cert ----
@@ -428,17 +495,21 @@ int main(int argc, char** argv) {
   c_enroll->footer(
       "Examples:\n"
       "  certgate cert enroll --user alice alice.pem\n"
-      "  certgate cert enroll --user alice --subject 'CN=alice,O=Ex' --serial 0A1B --issuer 'CN=Ex CA'");
+      "  certgate cert enroll --user alice --subject 'CN=alice,O=Ex' --serial 0A1B --issuer 'CN=Ex "
+      "CA'");
   std::string e_user, e_file, e_encoding, e_subject, e_serial, e_issuer;
   bool e_force = false, e_decimal = false;
   c_enroll->add_option("--user", e_user, "user name")->required();
-  c_enroll->add_option("file", e_file, "certificate file (PEM or DER) or header value with --encoding");
-  c_enroll->add_option("--encoding", e_encoding, "the file holds a header value in this encoding/preset");
+  c_enroll->add_option("file", e_file,
+                       "certificate file (PEM or DER) or header value with --encoding");
+  c_enroll->add_option("--encoding", e_encoding,
+                       "the file holds a header value in this encoding/preset");
   c_enroll->add_option("--subject", e_subject, "subject DN (enroll without the certificate)");
   c_enroll->add_option("--serial", e_serial, "serial (with --subject)");
   c_enroll->add_option("--issuer", e_issuer, "issuer DN (with --subject; required)");
   c_enroll->add_flag("--decimal", e_decimal, "the serial is decimal");
-  c_enroll->add_flag("--force", e_force, "enroll despite refusable checks (expired, weak key, ...)");
+  c_enroll->add_flag("--force", e_force,
+                     "enroll despite refusable checks (expired, weak key, ...)");
   c_enroll->callback([&] {
     certgate::v1::EnrollCertificateRequest req;
     req.set_user_name(e_user);
@@ -448,9 +519,12 @@ int main(int argc, char** argv) {
       ss->set_subject_dn(e_subject);
       ss->set_serial(e_serial);
       ss->set_issuer_dn(e_issuer);
-      ss->set_serial_format(e_decimal ? certgate::v1::SubjectSerial::DECIMAL : certgate::v1::SubjectSerial::HEX);
+      ss->set_serial_format(e_decimal ? certgate::v1::SubjectSerial::DECIMAL
+                                      : certgate::v1::SubjectSerial::HEX);
     } else {
-      if (e_file.empty()) throw CLI::ValidationError("enroll", "give a certificate file or --subject/--serial/--issuer");
+      if (e_file.empty())
+        throw CLI::ValidationError("enroll",
+                                   "give a certificate file or --subject/--serial/--issuer");
       std::string data;
       if (!ReadFile(e_file, &data)) {
         std::fprintf(stderr, "certgate: cannot read %s\n", e_file.c_str());
@@ -460,7 +534,10 @@ int main(int argc, char** argv) {
       if (!e_encoding.empty()) {
         auto* h = req.mutable_forwarded_header();
         h->set_value(StripTrailingNewlines(data));
-        if (certgate::IsPreset(e_encoding)) h->set_preset(e_encoding); else h->set_encoding(e_encoding);
+        if (certgate::IsPreset(e_encoding))
+          h->set_preset(e_encoding);
+        else
+          h->set_encoding(e_encoding);
       } else if (data.find("-----BEGIN") != std::string::npos) {
         req.set_certificate_pem(data);
       } else {
@@ -468,25 +545,40 @@ int main(int argc, char** argv) {
       }
     }
     auto client = Connect(g, true);
-    if (!client) { exit_code = kExitUsage; return; }
+    if (!client) {
+      exit_code = kExitUsage;
+      return;
+    }
     certgate::v1::Certificate resp;
     auto ctx = client->NewContext();
     grpc::Status s = client->admin().EnrollCertificate(ctx.get(), req, &resp);
-    if (!s.ok()) { exit_code = RpcError(s); return; }
-    if (g.output == "json") { std::cout << ToJson(resp) << "\n"; return; }
-    PrintTable({"ID", "USER", "STATUS", "FINGERPRINT", "SERIAL", "SUBJECT", "NOT AFTER"}, {CertRow(resp)});
+    if (!s.ok()) {
+      exit_code = RpcError(s);
+      return;
+    }
+    if (g.output == "json") {
+      std::cout << ToJson(resp) << "\n";
+      return;
+    }
+    PrintTable({"ID", "USER", "STATUS", "FINGERPRINT", "SERIAL", "SUBJECT", "NOT AFTER"},
+               {CertRow(resp)});
   });
   auto* c_list = cert->add_subcommand("list", "list enrolled certificates");
   std::string l_user, l_status;
   int l_expiring = 0;
-  c_list->footer("Examples:\n  certgate cert list --user alice\n  certgate cert list --status active --expiring-days 30");
+  c_list->footer(
+      "Examples:\n  certgate cert list --user alice\n  certgate cert list --status active "
+      "--expiring-days 30");
   c_list->add_option("--user", l_user, "only this user's certificates");
   c_list->add_option("--status", l_status, "active, revoked or on_hold")
       ->check(CLI::IsMember({"active", "revoked", "on_hold"}));
   c_list->add_option("--expiring-days", l_expiring, "only certificates expiring within N days");
   c_list->callback([&] {
     auto client = Connect(g, true);
-    if (!client) { exit_code = kExitUsage; return; }
+    if (!client) {
+      exit_code = kExitUsage;
+      return;
+    }
     certgate::v1::ListCertificatesRequest req;
     req.set_user_name(l_user);
     req.set_status(l_status);
@@ -494,8 +586,14 @@ int main(int argc, char** argv) {
     certgate::v1::ListCertificatesResponse resp;
     auto ctx = client->NewContext();
     grpc::Status s = client->admin().ListCertificates(ctx.get(), req, &resp);
-    if (!s.ok()) { exit_code = RpcError(s); return; }
-    if (g.output == "json") { std::cout << ToJson(resp) << "\n"; return; }
+    if (!s.ok()) {
+      exit_code = RpcError(s);
+      return;
+    }
+    if (g.output == "json") {
+      std::cout << ToJson(resp) << "\n";
+      return;
+    }
     std::vector<std::vector<std::string>> rows;
     for (const auto& c : resp.certificates()) rows.push_back(CertRow(c));
     PrintTable({"ID", "USER", "STATUS", "FINGERPRINT", "SERIAL", "SUBJECT", "NOT AFTER"}, rows);
@@ -508,13 +606,16 @@ int main(int argc, char** argv) {
   std::string r_fp, r_issuer, r_serial, r_user, r_time;
   int r_reason = 0;
   c_revoke->add_option("--user", r_user, "revoke every certificate of this user");
-  c_revoke->add_option("--time", r_time, "revocation time (RFC 3339 UTC or e.g. 2h ago as '2h'); default now");
+  c_revoke->add_option("--time", r_time,
+                       "revocation time (RFC 3339 UTC or e.g. 2h ago as '2h'); default now");
   bool r_decimal = false;
   c_revoke->add_option("--fingerprint", r_fp, "SHA-256 fingerprint (hex)");
   c_revoke->add_option("--issuer", r_issuer, "issuer DN (with --serial)");
   c_revoke->add_option("--serial", r_serial, "serial (with --issuer; never alone)");
   c_revoke->add_flag("--decimal", r_decimal, "the serial is decimal");
-  c_revoke->add_option("--reason", r_reason, "RFC 5280 reason code (0 unspecified, 1 keyCompromise, 6 certificateHold, ...)");
+  c_revoke->add_option(
+      "--reason", r_reason,
+      "RFC 5280 reason code (0 unspecified, 1 keyCompromise, 6 certificateHold, ...)");
   c_revoke->callback([&] {
     certgate::v1::RevokeCertificateRequest req;
     if (!r_time.empty() && !ParseTimeArg(r_time, req.mutable_revoked_at())) {
@@ -528,18 +629,30 @@ int main(int argc, char** argv) {
       auto* is = req.mutable_issuer_serial();
       is->set_issuer_dn(r_issuer);
       is->set_serial(r_serial);
-      is->set_serial_format(r_decimal ? certgate::v1::SubjectSerial::DECIMAL : certgate::v1::SubjectSerial::HEX);
+      is->set_serial_format(r_decimal ? certgate::v1::SubjectSerial::DECIMAL
+                                      : certgate::v1::SubjectSerial::HEX);
     } else {
-      throw CLI::ValidationError("revoke", "give --fingerprint, --user, or both --issuer and --serial (a serial alone is not a key)");
+      throw CLI::ValidationError("revoke",
+                                 "give --fingerprint, --user, or both --issuer and --serial (a "
+                                 "serial alone is not a key)");
     }
     req.set_reason_code(r_reason);
     auto client = Connect(g, true);
-    if (!client) { exit_code = kExitUsage; return; }
+    if (!client) {
+      exit_code = kExitUsage;
+      return;
+    }
     certgate::v1::RevokeCertificateResponse resp;
     auto ctx = client->NewContext();
     grpc::Status s = client->admin().RevokeCertificate(ctx.get(), req, &resp);
-    if (!s.ok()) { exit_code = RpcError(s); return; }
-    if (g.output == "json") { std::cout << ToJson(resp) << "\n"; return; }
+    if (!s.ok()) {
+      exit_code = RpcError(s);
+      return;
+    }
+    if (g.output == "json") {
+      std::cout << ToJson(resp) << "\n";
+      return;
+    }
     std::vector<std::vector<std::string>> rows;
     for (const auto& c : resp.certificates()) rows.push_back(CertRow(c));
     PrintTable({"ID", "USER", "STATUS", "FINGERPRINT", "SERIAL", "SUBJECT", "NOT AFTER"}, rows);
@@ -552,32 +665,48 @@ int main(int argc, char** argv) {
   c_get->add_option("--id", g_id, "certificate id");
   c_get->callback([&] {
     certgate::v1::GetCertificateRequest req;
-    if (!g_fp.empty()) req.set_fingerprint_sha256(g_fp);
-    else if (g_id > 0) req.set_id(g_id);
-    else throw CLI::ValidationError("get", "give --fingerprint or --id");
+    if (!g_fp.empty())
+      req.set_fingerprint_sha256(g_fp);
+    else if (g_id > 0)
+      req.set_id(g_id);
+    else
+      throw CLI::ValidationError("get", "give --fingerprint or --id");
     auto client = Connect(g, true);
-    if (!client) { exit_code = kExitUsage; return; }
+    if (!client) {
+      exit_code = kExitUsage;
+      return;
+    }
     certgate::v1::Certificate resp;
     auto ctx = client->NewContext();
     grpc::Status s = client->admin().GetCertificate(ctx.get(), req, &resp);
-    if (!s.ok()) { exit_code = RpcError(s); return; }
-    if (g.output == "json") { std::cout << ToJson(resp) << "\n"; return; }
+    if (!s.ok()) {
+      exit_code = RpcError(s);
+      return;
+    }
+    if (g.output == "json") {
+      std::cout << ToJson(resp) << "\n";
+      return;
+    }
     std::cout << "id           " << resp.id() << "\n"
               << "user         " << resp.user_name() << " (id " << resp.user_id() << ")\n"
               << "status       " << resp.status() << "\n"
-              << "fingerprint  " << (resp.fingerprint_sha256().empty() ? "-" : resp.fingerprint_sha256()) << "\n"
+              << "fingerprint  "
+              << (resp.fingerprint_sha256().empty() ? "-" : resp.fingerprint_sha256()) << "\n"
               << "subject      " << resp.subject() << "\n"
               << "issuer       " << resp.issuer() << "\n"
               << "serial       " << resp.serial() << "\n"
               << "not before   " << FormatTime(resp.not_before()) << "\n"
               << "not after    " << FormatTime(resp.not_after()) << "\n";
     if (resp.status() != "active") {
-      std::cout << "revoked at   " << FormatTime(resp.revoked_at()) << " (reason " << resp.revocation_reason() << ")\n";
+      std::cout << "revoked at   " << FormatTime(resp.revoked_at()) << " (reason "
+                << resp.revocation_reason() << ")\n";
     }
   });
 
   auto* c_release = cert->add_subcommand("release-hold", "lift a certificateHold revocation");
-  c_release->footer("Example:\n  certgate cert revoke --fingerprint 3f2a... --reason 6   # hold\n  certgate cert release-hold --fingerprint 3f2a...");
+  c_release->footer(
+      "Example:\n  certgate cert revoke --fingerprint 3f2a... --reason 6   # hold\n  certgate cert "
+      "release-hold --fingerprint 3f2a...");
   std::string h_fp, h_issuer, h_serial;
   c_release->add_option("--fingerprint", h_fp, "SHA-256 fingerprint");
   c_release->add_option("--issuer", h_issuer, "issuer DN (with --serial)");
@@ -590,16 +719,27 @@ int main(int argc, char** argv) {
       req.mutable_issuer_serial()->set_issuer_dn(h_issuer);
       req.mutable_issuer_serial()->set_serial(h_serial);
     } else {
-      throw CLI::ValidationError("release-hold", "give --fingerprint, or both --issuer and --serial");
+      throw CLI::ValidationError("release-hold",
+                                 "give --fingerprint, or both --issuer and --serial");
     }
     auto client = Connect(g, true);
-    if (!client) { exit_code = kExitUsage; return; }
+    if (!client) {
+      exit_code = kExitUsage;
+      return;
+    }
     certgate::v1::Certificate resp;
     auto ctx = client->NewContext();
     grpc::Status s = client->admin().ReleaseHold(ctx.get(), req, &resp);
-    if (!s.ok()) { exit_code = RpcError(s); return; }
-    if (g.output == "json") { std::cout << ToJson(resp) << "\n"; return; }
-    PrintTable({"ID", "USER", "STATUS", "FINGERPRINT", "SERIAL", "SUBJECT", "NOT AFTER"}, {CertRow(resp)});
+    if (!s.ok()) {
+      exit_code = RpcError(s);
+      return;
+    }
+    if (g.output == "json") {
+      std::cout << ToJson(resp) << "\n";
+      return;
+    }
+    PrintTable({"ID", "USER", "STATUS", "FINGERPRINT", "SERIAL", "SUBJECT", "NOT AFTER"},
+               {CertRow(resp)});
   });
 
   // ---- audit ----
@@ -610,7 +750,8 @@ int main(int argc, char** argv) {
   int q_limit = 50;
   std::string q_decision, q_reason, q_request_id, q_user, q_fp, q_since, q_until, q_action;
   int64_t q_before = 0;
-  a_list->add_option("--since", q_since, "only rows at or after: RFC 3339 UTC or a duration like 1h");
+  a_list->add_option("--since", q_since,
+                     "only rows at or after: RFC 3339 UTC or a duration like 1h");
   a_list->add_option("--until", q_until, "only rows before: RFC 3339 UTC or a duration like 10m");
   a_list->add_option("--action", q_action, "action, e.g. GET or cert.revoke");
   a_list->add_option("--before-id", q_before, "paging: only rows older than this id");
@@ -622,7 +763,10 @@ int main(int argc, char** argv) {
   a_list->add_option("--fingerprint", q_fp, "certificate fingerprint");
   a_list->callback([&] {
     auto client = Connect(g, true);
-    if (!client) { exit_code = kExitUsage; return; }
+    if (!client) {
+      exit_code = kExitUsage;
+      return;
+    }
     certgate::v1::QueryAuditRequest req;
     req.set_limit(q_limit);
     req.set_decision(q_decision);
@@ -641,8 +785,14 @@ int main(int argc, char** argv) {
     certgate::v1::QueryAuditResponse resp;
     auto ctx = client->NewContext();
     grpc::Status s = client->admin().QueryAudit(ctx.get(), req, &resp);
-    if (!s.ok()) { exit_code = RpcError(s); return; }
-    if (g.output == "json") { std::cout << ToJson(resp) << "\n"; return; }
+    if (!s.ok()) {
+      exit_code = RpcError(s);
+      return;
+    }
+    if (g.output == "json") {
+      std::cout << ToJson(resp) << "\n";
+      return;
+    }
     std::vector<std::vector<std::string>> rows;
     for (const auto& e : resp.events()) rows.push_back(AuditRow(e));
     PrintTable(kAuditHeader, rows);
@@ -651,8 +801,10 @@ int main(int argc, char** argv) {
     }
   });
 
-  auto* a_tail = audit->add_subcommand("tail", "the newest audit rows, oldest first; -f follows new ones");
-  a_tail->footer("Examples:\n  certgate audit tail -n 20\n  certgate audit tail -f -o json   # JSON lines");
+  auto* a_tail =
+      audit->add_subcommand("tail", "the newest audit rows, oldest first; -f follows new ones");
+  a_tail->footer(
+      "Examples:\n  certgate audit tail -n 20\n  certgate audit tail -f -o json   # JSON lines");
   int t_lines = 10;
   bool t_follow = false;
   int t_interval_ms = 500;
@@ -661,7 +813,10 @@ int main(int argc, char** argv) {
   a_tail->add_option("--interval-ms", t_interval_ms, "poll interval with -f");
   a_tail->callback([&] {
     auto client = Connect(g, true);
-    if (!client) { exit_code = kExitUsage; return; }
+    if (!client) {
+      exit_code = kExitUsage;
+      return;
+    }
     auto print = [&](const certgate::v1::AuditEvent& e) {
       if (g.output == "json") {
         std::cout << ToJsonLine(e) << "\n";
@@ -678,7 +833,10 @@ int main(int argc, char** argv) {
     {
       auto ctx = client->NewContext();
       grpc::Status s = client->admin().QueryAudit(ctx.get(), req, &resp);
-      if (!s.ok()) { exit_code = RpcError(s); return; }
+      if (!s.ok()) {
+        exit_code = RpcError(s);
+        return;
+      }
     }
     int64_t last = 0;
     if (g.output != "json") {
@@ -701,7 +859,10 @@ int main(int argc, char** argv) {
       certgate::v1::QueryAuditResponse more;
       auto ctx = client->NewContext();
       grpc::Status s = client->admin().QueryAudit(ctx.get(), next, &more);
-      if (!s.ok()) { exit_code = RpcError(s); return; }
+      if (!s.ok()) {
+        exit_code = RpcError(s);
+        return;
+      }
       for (const auto& e : more.events()) {  // oldest first with after_id
         print(e);
         last = std::max(last, e.id());
@@ -710,16 +871,19 @@ int main(int argc, char** argv) {
   });
 
   // ---- explain ----
-  auto* explain = app.add_subcommand("explain", "show every step the pipeline takes for a credential (nothing audited)");
+  auto* explain = app.add_subcommand(
+      "explain", "show every step the pipeline takes for a credential (nothing audited)");
   explain->footer(
       "Examples:\n"
       "  certgate explain alice.pem\n"
       "  certgate explain --preset envoy --as-caller ipv4:10.0.0.7:443 xfcc.txt");
   std::string x_file, x_format, x_caller, x_verification;
   explain->add_option("file", x_file, "certificate (PEM/DER) or header-value file")->required();
-  explain->add_option("--encoding,--preset", x_format, "the file holds a header value in this encoding/preset");
+  explain->add_option("--encoding,--preset", x_format,
+                      "the file holds a header value in this encoding/preset");
   explain->add_option("--verification", x_verification, "proxy verification value");
-  explain->add_option("--as-caller", x_caller, "evaluate forwarder trust as if called from this gRPC peer");
+  explain->add_option("--as-caller", x_caller,
+                      "evaluate forwarder trust as if called from this gRPC peer");
   explain->callback([&] {
     std::string data;
     if (!ReadFile(x_file, &data)) {
@@ -738,20 +902,30 @@ int main(int argc, char** argv) {
     }
     req.set_caller(x_caller);
     auto client = Connect(g, true);
-    if (!client) { exit_code = kExitUsage; return; }
+    if (!client) {
+      exit_code = kExitUsage;
+      return;
+    }
     certgate::v1::ExplainResponse resp;
     auto ctx = client->NewContext();
     grpc::Status s = client->admin().Explain(ctx.get(), req, &resp);
-    if (!s.ok()) { exit_code = RpcError(s); return; }
-    if (g.output == "json") { std::cout << ToJson(resp) << "\n"; return; }
+    if (!s.ok()) {
+      exit_code = RpcError(s);
+      return;
+    }
+    if (g.output == "json") {
+      std::cout << ToJson(resp) << "\n";
+      return;
+    }
     for (size_t i = 0; i < static_cast<size_t>(resp.steps_size()); ++i) {
       std::cout << (i + 1) << ". " << resp.steps(static_cast<int>(i)) << "\n";
     }
     if (resp.result().has_identity()) {
       std::cout << "=> ALLOW user=" << resp.result().identity().user_name() << "\n";
     } else {
-      std::cout << "=> DENY " << certgate::v1::Rejection::Reason_Name(resp.result().rejection().reason())
-                << ": " << resp.result().rejection().message() << "\n";
+      std::cout << "=> DENY "
+                << certgate::v1::Rejection::Reason_Name(resp.result().rejection().reason()) << ": "
+                << resp.result().rejection().message() << "\n";
     }
     exit_code = resp.result().has_identity() ? kExitOk : kExitDenied;
   });

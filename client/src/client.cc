@@ -62,7 +62,8 @@ std::unique_ptr<grpc::ClientContext> Client::NewContext() const {
   return ctx;
 }
 
-grpc::Status Client::Authorize(const v1::AuthorizeRequest& request, v1::AuthorizeResponse* response) {
+grpc::Status Client::Authorize(const v1::AuthorizeRequest& request,
+                               v1::AuthorizeResponse* response) {
   auto ctx = NewContext();
   return authorizer_->Authorize(ctx.get(), request, response);
 }

@@ -126,8 +126,8 @@ grpc::Status AdminService::Authenticate(grpc::ServerContext* ctx, const char* me
   if (!enrolled.ok()) return Err(enrolled.status());
   if (!enrolled->has_value()) {
     return refuse(grpc::StatusCode::PERMISSION_DENIED, Reason::kCertificateNotEnrolled,
-                  "the client certificate is not enrolled", facts->fingerprint_sha256,
-                  std::nullopt, "");
+                  "the client certificate is not enrolled", facts->fingerprint_sha256, std::nullopt,
+                  "");
   }
   auto rev = deps_.store.FindRevocation(facts->fingerprint_sha256, facts->issuer.Canonical(),
                                         facts->serial);
@@ -201,8 +201,7 @@ Result<v1::Certificate> AdminService::ToProto(const store::EnrolledCertificate& 
   return out;
 }
 
-grpc::Status AdminService::FindTarget(const std::string& fingerprint,
-                                      const v1::IssuerSerial* is,
+grpc::Status AdminService::FindTarget(const std::string& fingerprint, const v1::IssuerSerial* is,
                                       std::optional<store::EnrolledCertificate>* out) {
   if (!fingerprint.empty()) {
     auto found = deps_.store.FindCertificateByFingerprint(fingerprint);
@@ -210,7 +209,8 @@ grpc::Status AdminService::FindTarget(const std::string& fingerprint,
     *out = *found;
   } else if (is) {
     if (is->issuer_dn().empty() || is->serial().empty()) {
-      return Invalid("both the issuer DN and the serial are required (a serial alone is not a key)");
+      return Invalid(
+          "both the issuer DN and the serial are required (a serial alone is not a key)");
     }
     auto issuer = certs::ParseDnString(is->issuer_dn());
     if (!issuer.ok()) return Invalid("issuer DN: " + issuer.status().message());
@@ -484,8 +484,7 @@ grpc::Status AdminService::ListCertificates(grpc::ServerContext* ctx,
   }
   auto list = deps_.store.ListCertificates(user_id);
   if (!list.ok()) return Err(list.status());
-  const int64_t horizon =
-      deps_.clock.NowSeconds() + int64_t{req->expiring_within_days()} * 86400;
+  const int64_t horizon = deps_.clock.NowSeconds() + int64_t{req->expiring_within_days()} * 86400;
   for (const auto& c : *list) {
     if (req->expiring_within_days() > 0 && (c.not_after == 0 || c.not_after > horizon)) continue;
     auto p = ToProto(c);
@@ -545,11 +544,11 @@ grpc::Status AdminService::RevokeCertificate(grpc::ServerContext* ctx,
   if (auto owner = deps_.store.GetUser(targets.front().user_id); owner.ok() && owner->has_value()) {
     owner_name = (*owner)->name;
   }
-  if (Status s = RecordAdmin(actor, "cert.revoke", resource,
-                             "reason_code=" + std::to_string(code) + " certificates=" +
-                                 std::to_string(targets.size()),
-                             targets.front().user_id, owner_name,
-                             targets.size() == 1 ? targets.front().fingerprint_sha256 : "");
+  if (Status s = RecordAdmin(
+          actor, "cert.revoke", resource,
+          "reason_code=" + std::to_string(code) + " certificates=" + std::to_string(targets.size()),
+          targets.front().user_id, owner_name,
+          targets.size() == 1 ? targets.front().fingerprint_sha256 : "");
       !s.ok()) {
     return Err(s);
   }

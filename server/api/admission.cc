@@ -8,7 +8,8 @@ Admission::Ticket::~Ticket() {
 
 Admission::Ticket Admission::Enter() {
   if (draining()) {
-    return Ticket(nullptr, grpc::Status(grpc::StatusCode::UNAVAILABLE, "certgate is shutting down"));
+    return Ticket(nullptr,
+                  grpc::Status(grpc::StatusCode::UNAVAILABLE, "certgate is shutting down"));
   }
   int now = inflight_.fetch_add(1, std::memory_order_acq_rel) + 1;
   if (max_inflight_ > 0 && now > max_inflight_) {
@@ -21,7 +22,8 @@ Admission::Ticket Admission::Enter() {
   // concurrently with StartDraining.
   if (draining()) {
     Leave();
-    return Ticket(nullptr, grpc::Status(grpc::StatusCode::UNAVAILABLE, "certgate is shutting down"));
+    return Ticket(nullptr,
+                  grpc::Status(grpc::StatusCode::UNAVAILABLE, "certgate is shutting down"));
   }
   return Ticket(this, grpc::Status::OK);
 }

@@ -56,7 +56,7 @@ class Admission {
   std::atomic<int> inflight_{0};
   std::atomic<bool> draining_{false};
   std::atomic<uint64_t> rejected_{0};
-  std::mutex mu_;               // only for WaitIdle's sleep/wake-up
+  std::mutex mu_;  // only for WaitIdle's sleep/wake-up
   std::condition_variable idle_cv_;
 };
 

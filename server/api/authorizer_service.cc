@@ -43,19 +43,32 @@ void SetTimestamp(int64_t unix_seconds, google::protobuf::Timestamp* ts) {
 
 v1::Rejection::Reason ToProtoReason(Reason reason) {
   switch (reason) {
-    case Reason::kNone: return v1::Rejection::REASON_UNSPECIFIED;
-    case Reason::kCertificateMissing: return v1::Rejection::CERTIFICATE_MISSING;
-    case Reason::kCertificateMalformed: return v1::Rejection::CERTIFICATE_MALFORMED;
-    case Reason::kForwarderNotTrusted: return v1::Rejection::FORWARDER_NOT_TRUSTED;
-    case Reason::kProxyVerificationFailed: return v1::Rejection::PROXY_VERIFICATION_FAILED;
-    case Reason::kUntrustedIssuer: return v1::Rejection::UNTRUSTED_ISSUER;
-    case Reason::kCertificateExpired: return v1::Rejection::CERTIFICATE_EXPIRED;
-    case Reason::kCertificateNotYetValid: return v1::Rejection::CERTIFICATE_NOT_YET_VALID;
-    case Reason::kKeyUsageNotAllowed: return v1::Rejection::KEY_USAGE_NOT_ALLOWED;
-    case Reason::kCertificateNotEnrolled: return v1::Rejection::CERTIFICATE_NOT_ENROLLED;
-    case Reason::kCertificateRevoked: return v1::Rejection::CERTIFICATE_REVOKED;
-    case Reason::kUserDisabled: return v1::Rejection::USER_DISABLED;
-    case Reason::kAccessDenied: return v1::Rejection::ACCESS_DENIED;
+    case Reason::kNone:
+      return v1::Rejection::REASON_UNSPECIFIED;
+    case Reason::kCertificateMissing:
+      return v1::Rejection::CERTIFICATE_MISSING;
+    case Reason::kCertificateMalformed:
+      return v1::Rejection::CERTIFICATE_MALFORMED;
+    case Reason::kForwarderNotTrusted:
+      return v1::Rejection::FORWARDER_NOT_TRUSTED;
+    case Reason::kProxyVerificationFailed:
+      return v1::Rejection::PROXY_VERIFICATION_FAILED;
+    case Reason::kUntrustedIssuer:
+      return v1::Rejection::UNTRUSTED_ISSUER;
+    case Reason::kCertificateExpired:
+      return v1::Rejection::CERTIFICATE_EXPIRED;
+    case Reason::kCertificateNotYetValid:
+      return v1::Rejection::CERTIFICATE_NOT_YET_VALID;
+    case Reason::kKeyUsageNotAllowed:
+      return v1::Rejection::KEY_USAGE_NOT_ALLOWED;
+    case Reason::kCertificateNotEnrolled:
+      return v1::Rejection::CERTIFICATE_NOT_ENROLLED;
+    case Reason::kCertificateRevoked:
+      return v1::Rejection::CERTIFICATE_REVOKED;
+    case Reason::kUserDisabled:
+      return v1::Rejection::USER_DISABLED;
+    case Reason::kAccessDenied:
+      return v1::Rejection::ACCESS_DENIED;
   }
   return v1::Rejection::REASON_UNSPECIFIED;
 }
@@ -66,7 +79,8 @@ Result<authz::AuthorizeInput> InputFromRequest(const v1::AuthorizeRequest& req,
   if (req.request_id().size() > kMaxRequestId || !PrintableAscii(req.request_id())) {
     return Status::InvalidArgument("request_id must be at most 128 printable ASCII characters");
   }
-  if (req.action().size() > kMaxAction) return Status::InvalidArgument("action is longer than 256 bytes");
+  if (req.action().size() > kMaxAction)
+    return Status::InvalidArgument("action is longer than 256 bytes");
   if (req.resource().size() > kMaxResource) {
     return Status::InvalidArgument("resource is longer than 2048 bytes");
   }
@@ -102,8 +116,9 @@ Result<authz::AuthorizeInput> InputFromRequest(const v1::AuthorizeRequest& req,
       c.kind = authz::Credential::Kind::kSubjectSerial;
       c.subject_dn = s.subject_dn();
       c.serial = s.serial();
-      c.serial_format = s.serial_format() == v1::SubjectSerial::DECIMAL ? certs::SerialFormat::kDecimal
-                                                                         : certs::SerialFormat::kHex;
+      c.serial_format = s.serial_format() == v1::SubjectSerial::DECIMAL
+                            ? certs::SerialFormat::kDecimal
+                            : certs::SerialFormat::kHex;
       c.issuer_dn = s.issuer_dn();
       break;
     }

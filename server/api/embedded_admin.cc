@@ -50,7 +50,8 @@ Result<std::unique_ptr<EmbeddedAdmin>> EmbeddedAdmin::Open(const std::string& db
   aopts.forwarders = config.forwarders;
   impl->authorizer_ = std::make_unique<authz::Authorizer>(
       authz::Authorizer::Deps{*impl->store_, *impl->audit_, clock}, aopts);
-  AdminService::Deps deps{*impl->store_, *impl->audit_, clock, nullptr, 0, false, "", nullptr, nullptr};
+  AdminService::Deps deps{*impl->store_, *impl->audit_, clock, nullptr, 0, false, "",
+                          nullptr,       nullptr};
   deps.authorizer = impl->authorizer_.get();
   deps.xfcc_element = config.xfcc_element;
   deps.actor = actor;

@@ -177,7 +177,8 @@ Result<std::unique_ptr<Server>> Server::Start(const config::Config& config, cons
   s->admin_admission_ = std::make_unique<Admission>(0);
   s->authorizer_service_ =
       std::make_unique<AuthorizerService>(*s->authorizer_, s->authz_admission_.get());
-  AdminService::Deps admin_deps{*s->store_, *s->audit_, clock, nullptr, 0, false, "", nullptr, nullptr};
+  AdminService::Deps admin_deps{*s->store_, *s->audit_, clock,   nullptr, 0,
+                                false,      "",         nullptr, nullptr};
   admin_deps.authorizer = s->authorizer_.get();
   admin_deps.xfcc_element = config.xfcc_element;
   admin_deps.admission = s->admin_admission_.get();
@@ -223,7 +224,8 @@ Result<std::unique_ptr<Server>> Server::Start(const config::Config& config, cons
     b.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::CQ_TIMEOUT_MSEC, 200);
     s->admin_server_ = b.BuildAndStart();
     umask(old_mask);
-    if (!s->admin_server_) return Status::Unavailable("cannot listen on unix socket " + config.admin_socket);
+    if (!s->admin_server_)
+      return Status::Unavailable("cannot listen on unix socket " + config.admin_socket);
     SetHealth(s->admin_server_.get(), kAdminServices, false);
     if (chmod(sock.c_str(), 0600) != 0) {
       return Status::Unavailable("cannot chmod admin socket " + config.admin_socket);
@@ -235,7 +237,8 @@ Result<std::unique_ptr<Server>> Server::Start(const config::Config& config, cons
     grpc::SslServerCredentialsOptions ssl(
         GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
     std::string cert, key, ca;
-    if (!ReadFile(config.admin_tcp.cert_file, &cert) || !ReadFile(config.admin_tcp.key_file, &key) ||
+    if (!ReadFile(config.admin_tcp.cert_file, &cert) ||
+        !ReadFile(config.admin_tcp.key_file, &key) ||
         !ReadFile(config.admin_tcp.client_ca_file, &ca)) {
       return Status::Unavailable("admin_tcp: cannot read cert_file, key_file or client_ca_file");
     }
@@ -339,9 +342,10 @@ void Server::Shutdown() {
   bool idle = (!authz_admission_ || authz_admission_->WaitIdle(deadline)) &&
               (!admin_admission_ || admin_admission_->WaitIdle(deadline));
   if (!idle) {
-    spdlog::get("api")->warn("shutdown: grace period over with {} call(s) still in flight; "
-                             "cancelling them",
-                             authz_admission_ ? authz_admission_->inflight() : 0);
+    spdlog::get("api")->warn(
+        "shutdown: grace period over with {} call(s) still in flight; "
+        "cancelling them",
+        authz_admission_ ? authz_admission_->inflight() : 0);
   }
   // 3. Stop the listeners, in parallel. gRPC sends GOAWAY at once; calls it had already queued
   // but not yet handed to a handler get a short window to reach one (and be refused with

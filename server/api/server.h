@@ -4,11 +4,11 @@
 
 #include <grpcpp/server.h>
 
-#include <memory>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
-#include <thread>
 #include <string>
+#include <thread>
 
 #include "server/api/admin_service.h"
 #include "server/api/admission.h"
