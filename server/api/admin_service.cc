@@ -657,6 +657,7 @@ grpc::Status AdminService::Explain(grpc::ServerContext* ctx, const v1::ExplainRe
   const std::string caller = req->caller().empty() ? ctx->peer() : req->caller();
   auto input = InputFromRequest(req->request(), caller);
   if (!input.ok()) return Err(input.status());
+  input->explain = true;
   auto decided = deps_.authorizer->Decide(*input);
   if (!decided.ok()) return Err(decided.status());
   authz::AuthorizeResult result;

@@ -16,7 +16,8 @@ Decision Deny(Decision d, Reason reason, std::string message) {
   d.allowed = false;
   d.reason = reason;
   d.message = std::move(message);
-  d.trace.push_back("decide: deny " + std::string(ReasonName(reason)) + ": " + d.message);
+  if (d.tracing)
+    d.trace.push_back("decide: deny " + std::string(ReasonName(reason)) + ": " + d.message);
   return d;
 }
 
@@ -94,9 +95,11 @@ DecodedCredential DecodeCredential(const Credential& cred, const certs::DecodeOp
         return fail(Reason::kCertificateMalformed,
                     "unknown encoding or preset '" + FormatName(cred).substr(0, 64) + "'");
       }
-      certs::DecodedChain decoded = certs::DecodeHeader(*enc, cred.header_value, cred.chain_value, options);
+      certs::DecodedChain decoded =
+          certs::DecodeHeader(*enc, cred.header_value, cred.chain_value, options);
       if (decoded.status == certs::DecodeStatus::kMissing) {
-        return fail(Reason::kCertificateMissing, decoded.message.empty() ? "no certificate" : decoded.message);
+        return fail(Reason::kCertificateMissing,
+                    decoded.message.empty() ? "no certificate" : decoded.message);
       }
       if (decoded.status != certs::DecodeStatus::kOk) {
         return fail(Reason::kCertificateMalformed,
@@ -110,7 +113,8 @@ DecodedCredential DecodeCredential(const Credential& cred, const certs::DecodeOp
     case Credential::Kind::kNone:
       return fail(Reason::kCertificateMissing, "the request carries no credential");
     case Credential::Kind::kSubjectSerial:
-      return fail(Reason::kCertificateMissing, "a subject+serial credential carries no certificate");
+      return fail(Reason::kCertificateMissing,
+                  "a subject+serial credential carries no certificate");
   }
   if (out.chain.empty()) return fail(Reason::kCertificateMissing, "no certificate");
   out.ok = true;
@@ -199,7 +203,7 @@ std::optional<Decision> Authorizer::CheckForwarder(const AuthorizeInput& input, 
                 who + " is not a configured certificate forwarder");
   }
   const config::ForwarderConfig& f = *match->config;
-  d.trace.push_back("trust: " + who + " is forwarder '" + f.name + "'");
+  if (d.tracing) d.trace.push_back("trust: " + who + " is forwarder '" + f.name + "'");
   if (cred.kind == Credential::Kind::kSubjectSerial && !f.allow_subject_serial) {
     return Deny(std::move(d), Reason::kForwarderNotTrusted,
                 "forwarder '" + f.name + "' may not forward subject+serial credentials");
@@ -243,7 +247,7 @@ Result<std::optional<Decision>> Authorizer::CheckCrl(const std::string& issuer_c
       return Denial(Deny(std::move(d), Reason::kUntrustedIssuer,
                          stale + "; the issuer requires a current CRL (crl.stale_policy: reject)"));
     }
-    d.trace.push_back("revocation: warning: " + stale + "; using it anyway");
+    if (d.tracing) d.trace.push_back("revocation: warning: " + stale + "; using it anyway");
     int64_t last = last_stale_crl_warning_.load(std::memory_order_relaxed);
     if (now - last >= 60 &&
         last_stale_crl_warning_.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
@@ -258,8 +262,9 @@ Result<std::optional<Decision>> Authorizer::CheckCrl(const std::string& issuer_c
                            crl.crl_number + ", reason code " +
                            std::to_string(static_cast<int>((*entry)->reason)) + ")"));
   }
-  d.trace.push_back("revocation: " + what + " is not in the CRL of '" + crl.issuer_display +
-                    "' (number " + crl.crl_number + ")");
+  if (d.tracing)
+    d.trace.push_back("revocation: " + what + " is not in the CRL of '" + crl.issuer_display +
+                      "' (number " + crl.crl_number + ")");
   return Denial();
 }
 
@@ -288,7 +293,8 @@ Result<Decision> Authorizer::DecideSubjectSerial(const AuthorizeInput& input, De
     }
     issuer_canonical = issuer->Canonical();
   }
-  d.trace.push_back("decode: subject " + subject->ToRfc4514() + ", serial " + *serial);
+  if (d.tracing)
+    d.trace.push_back("decode: subject " + subject->ToRfc4514() + ", serial " + *serial);
   auto found = deps_.store.FindCertificatesBySubjectSerial(subject->Canonical(), *serial);
   if (!found.ok()) return found.status();
   std::vector<store::EnrolledCertificate> matches;
@@ -313,8 +319,9 @@ Result<Decision> Authorizer::DecideSubjectSerial(const AuthorizeInput& input, De
   }
   const store::EnrolledCertificate& enrolled = matches.front();
   d.certificate = Summarize(enrolled);
-  d.trace.push_back("lookup: enrolled certificate #" + std::to_string(enrolled.id) +
-                    " by subject+serial");
+  if (d.tracing)
+    d.trace.push_back("lookup: enrolled certificate #" + std::to_string(enrolled.id) +
+                      " by subject+serial");
   if (enrolled.not_after != 0 && now > enrolled.not_after) {
     return Deny(std::move(d), Reason::kCertificateExpired, "the enrolled certificate has expired");
   }
@@ -339,12 +346,13 @@ Result<Decision> Authorizer::DecideSubjectSerial(const AuthorizeInput& input, De
     return Deny(std::move(d), Reason::kUserDisabled, "user '" + (*user)->name + "' is disabled");
   }
   d.allowed = true;
-  d.trace.push_back("decide: allow user '" + (*user)->name + "'");
+  if (d.tracing) d.trace.push_back("decide: allow user '" + (*user)->name + "'");
   return d;
 }
 
 Result<Decision> Authorizer::Decide(const AuthorizeInput& input) {
   Decision d;
+  d.tracing = input.explain;
   const Credential& cred = input.credential;
   const int64_t now = deps_.clock.NowSeconds();
 
@@ -370,7 +378,7 @@ Result<Decision> Authorizer::Decide(const AuthorizeInput& input) {
   decode_options.xfcc_element = options_.xfcc_element;
   DecodedCredential decoded = DecodeCredential(cred, decode_options);
   if (!decoded.ok) return Deny(std::move(d), decoded.reason, decoded.message);
-  d.trace.push_back("decode: " + decoded.description);
+  if (d.tracing) d.trace.push_back("decode: " + decoded.description);
 
   // 4. Validate: parse, chain to the trust anchors (when configured) at the clock's time, usage,
   // imported CRLs. Parse and chain verification come from the validation cache.
@@ -381,8 +389,9 @@ Result<Decision> Authorizer::Decide(const AuthorizeInput& input) {
   }
   const certs::CertificateFacts& leaf = v->leaf();
   d.certificate = Summarize(leaf);
-  d.trace.push_back("decode: leaf " + leaf.fingerprint_sha256 + " subject " +
-                    d.certificate->subject);
+  if (d.tracing)
+    d.trace.push_back("decode: leaf " + leaf.fingerprint_sha256 + " subject " +
+                      d.certificate->subject);
   switch (v->outcome) {
     case Outcome::kUntrustedIssuer:
       return Deny(std::move(d), Reason::kUntrustedIssuer, v->message);
@@ -411,14 +420,16 @@ Result<Decision> Authorizer::Decide(const AuthorizeInput& input) {
                 "the certificate's extended key usage does not include clientAuth");
   }
   if (v->chain_verified) {
-    d.trace.push_back("validate: chain of " + std::to_string(v->verified_chain.size()) +
-                      " certificate(s) verified to trust anchor '" +
-                      v->verified_chain.back().subject_display +
-                      "'; within validity; usage allows clientAuth");
+    if (d.tracing)
+      d.trace.push_back("validate: chain of " + std::to_string(v->verified_chain.size()) +
+                        " certificate(s) verified to trust anchor '" +
+                        v->verified_chain.back().subject_display +
+                        "'; within validity; usage allows clientAuth");
   } else {
-    d.trace.push_back(
-        "validate: no trust anchors configured (fingerprint-only mode); within validity; usage "
-        "allows clientAuth");
+    if (d.tracing)
+      d.trace.push_back(
+          "validate: no trust anchors configured (fingerprint-only mode); within validity; usage "
+          "allows clientAuth");
   }
 
   // Revocation by imported CRLs: the leaf and, when the chain was verified, every certificate
@@ -449,8 +460,9 @@ Result<Decision> Authorizer::Decide(const AuthorizeInput& input) {
   if (!found.ok()) return found.status();
   std::optional<store::EnrolledCertificate> enrolled = std::move(*found);
   if (enrolled) {
-    d.trace.push_back("lookup: enrolled certificate #" + std::to_string(enrolled->id) +
-                      " by fingerprint");
+    if (d.tracing)
+      d.trace.push_back("lookup: enrolled certificate #" + std::to_string(enrolled->id) +
+                        " by fingerprint");
   } else if (v->chain_verified) {
     auto by_name = deps_.store.FindCertificateByIssuerSerial(issuer_canonical, leaf.serial);
     if (!by_name.ok()) return by_name.status();
@@ -459,8 +471,9 @@ Result<Decision> Authorizer::Decide(const AuthorizeInput& input) {
     if (by_name->has_value() && (*by_name)->fingerprint_sha256.empty() &&
         (*by_name)->subject_canonical == leaf.subject.Canonical()) {
       enrolled = std::move(*by_name);
-      d.trace.push_back("lookup: enrolled certificate #" + std::to_string(enrolled->id) +
-                        " by issuer, subject and serial (chain verified to a trust anchor)");
+      if (d.tracing)
+        d.trace.push_back("lookup: enrolled certificate #" + std::to_string(enrolled->id) +
+                          " by issuer, subject and serial (chain verified to a trust anchor)");
     }
   }
   if (!enrolled) {
@@ -484,7 +497,7 @@ Result<Decision> Authorizer::Decide(const AuthorizeInput& input) {
   // 7. Decide.
   d.allowed = true;
   d.reason = Reason::kNone;
-  d.trace.push_back("decide: allow user '" + (*user)->name + "'");
+  if (d.tracing) d.trace.push_back("decide: allow user '" + (*user)->name + "'");
   return d;
 }
 

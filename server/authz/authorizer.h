@@ -47,13 +47,14 @@ struct Credential {
 // The DER chain (leaf first) carried by a DER, PEM or header credential, or why there is none.
 struct DecodedCredential {
   bool ok = false;
-  Reason reason = Reason::kNone;       // when !ok: kCertificateMissing or kCertificateMalformed
-  std::string message;                 // when !ok
-  std::vector<std::string> chain;      // when ok: non-empty, leaf first, not yet parsed
-  std::string description;             // when ok: "xfcc value, 2 certificate(s)"
+  Reason reason = Reason::kNone;   // when !ok: kCertificateMissing or kCertificateMalformed
+  std::string message;             // when !ok
+  std::vector<std::string> chain;  // when ok: non-empty, leaf first, not yet parsed
+  std::string description;         // when ok: "xfcc value, 2 certificate(s)"
 };
 // Decodes a credential's certificate bytes (no trust, no parsing of X.509). Never throws.
-DecodedCredential DecodeCredential(const Credential& credential, const certs::DecodeOptions& options);
+DecodedCredential DecodeCredential(const Credential& credential,
+                                   const certs::DecodeOptions& options);
 
 struct AuthorizeInput {
   Credential credential;
@@ -61,6 +62,8 @@ struct AuthorizeInput {
   std::string action;
   std::string resource;
   std::string caller_peer;  // gRPC peer string ("ipv4:127.0.0.1:5000", "unix:...")
+  // Record every pipeline step in Decision::trace (Admin Explain).
+  bool explain = false;
   // The caller's own TLS client certificate (DER), as verified by the listener's TLS handshake
   // against tls.client_ca_file; empty on a plaintext listener or when the caller sent none.
   // Used only to recognise forwarders.
@@ -85,7 +88,9 @@ struct Decision {
   std::string message;            // human-readable, safe to return to the caller
   std::optional<store::User> user;
   std::optional<CertificateSummary> certificate;
-  // One line per pipeline step taken, for `explain`.
+  // One line per pipeline step taken, filled only when the input asked for it (`explain`):
+  // building these strings is not free and Authorize never reads them.
+  bool tracing = false;
   std::vector<std::string> trace;
 };
 

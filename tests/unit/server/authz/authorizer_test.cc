@@ -82,6 +82,18 @@ TEST_F(AuthorizerTest, AllowsEnrolledCertificateAndAuditsIt) {
   EXPECT_EQ((*rows)[0].fingerprint_sha256, alice_.fingerprint_sha256);
 }
 
+TEST_F(AuthorizerTest, StepTraceIsBuiltOnlyWhenExplainAsksForIt) {
+  auto plain = authz_->Authorize(Der(alice_.der));
+  ASSERT_TRUE(plain.ok());
+  EXPECT_TRUE(plain->decision.trace.empty()) << "Authorize must not pay for explain's trace";
+  AuthorizeInput in = Der(alice_.der);
+  in.explain = true;
+  auto explained = authz_->Decide(in);
+  ASSERT_TRUE(explained.ok());
+  ASSERT_FALSE(explained->trace.empty());
+  EXPECT_NE(explained->trace.back().find("allow"), std::string::npos) << explained->trace.back();
+}
+
 TEST_F(AuthorizerTest, ValidityWindowFollowsTheInjectedClock) {
   clock_.SetSeconds(alice_.not_after + 1);
   auto r = authz_->Authorize(Der(alice_.der));

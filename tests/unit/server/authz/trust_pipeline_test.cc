@@ -87,7 +87,9 @@ class TrustPipeline : public ::testing::Test {
     return in;
   }
 
-  Decision Decide(const AuthorizeInput& in) {
+  // With the step trace on (as Explain asks), so tests can check which path was taken.
+  Decision Decide(AuthorizeInput in) {
+    in.explain = true;
     auto r = authz_->Decide(in);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? std::move(r).value() : Decision{};
