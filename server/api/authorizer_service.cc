@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "server/api/grpc_status.h"
+#include "server/authz/audit_event.h"
 
 namespace certgate::api {
 namespace {
@@ -29,6 +30,12 @@ std::string NewRequestId() {
     out.push_back(kHex[b & 15]);
   }
   return out;
+}
+
+// Looked up once per service, not per request (spdlog::get takes the registry's mutex).
+std::shared_ptr<spdlog::logger> ApiLogger() {
+  std::shared_ptr<spdlog::logger> logger = spdlog::get("api");
+  return logger ? logger : spdlog::default_logger();
 }
 
 void SetTimestamp(int64_t unix_seconds, google::protobuf::Timestamp* ts) {
@@ -141,6 +148,9 @@ void FillResponse(const authz::AuthorizeResult& result, const std::string& reque
   }
 }
 
+AuthorizerService::AuthorizerService(authz::Authorizer& authorizer)
+    : authorizer_(authorizer), log_(ApiLogger()) {}
+
 grpc::Status AuthorizerService::Authorize(grpc::ServerContext* context,
                                           const v1::AuthorizeRequest* request,
                                           v1::AuthorizeResponse* response) {
@@ -150,8 +160,8 @@ grpc::Status AuthorizerService::Authorize(grpc::ServerContext* context,
   Result<authz::AuthorizeResult> result = authorizer_.Authorize(*input);
   if (!result.ok()) {
     // Could not decide: an error for the caller's failure policy, never an allow.
-    spdlog::get("api")->error("request_id={} caller={} authorize failed: {}", input->request_id,
-                              peer, result.status().ToString());
+    log_->error("request_id={} caller={} authorize failed: {}", input->request_id, peer,
+                result.status().ToString());
     return ToGrpcStatus(result.status());
   }
   // A decision that is not an allow must never carry an identity; an allow must have a user.
@@ -159,10 +169,59 @@ grpc::Status AuthorizerService::Authorize(grpc::ServerContext* context,
     return grpc::Status(grpc::StatusCode::INTERNAL, "allow without a user");
   }
   FillResponse(*result, input->request_id, *response);
-  spdlog::get("api")->debug("request_id={} caller={} decision={} reason={} audit_id={}",
-                            input->request_id, peer, result->decision.allowed ? "ALLOW" : "DENY",
-                            ReasonName(result->decision.reason), result->audit_id);
+  log_->debug("request_id={} caller={} decision={} reason={} audit_id={}", input->request_id,
+              peer, result->decision.allowed ? "ALLOW" : "DENY",
+              ReasonName(result->decision.reason), result->audit_id);
   return grpc::Status::OK;
+}
+
+AuthorizerCallbackService::AuthorizerCallbackService(Deps deps)
+    : deps_(deps), log_(ApiLogger()) {}
+
+grpc::ServerUnaryReactor* AuthorizerCallbackService::Authorize(
+    grpc::CallbackServerContext* context, const v1::AuthorizeRequest* request,
+    v1::AuthorizeResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  Result<authz::AuthorizeInput> input = InputFromRequest(*request, context->peer());
+  if (!input.ok()) {
+    reactor->Finish(ToGrpcStatus(input.status()));
+    return reactor;
+  }
+  Result<authz::Decision> decided = deps_.authorizer.Decide(*input);
+  if (!decided.ok()) {
+    // Could not decide: an error for the caller's failure policy, never an allow.
+    log_->error("request_id={} caller={} authorize failed: {}", input->request_id,
+                input->caller_peer, decided.status().ToString());
+    reactor->Finish(ToGrpcStatus(decided.status()));
+    return reactor;
+  }
+  // A decision that is not an allow must never carry an identity; an allow must have a user.
+  if (decided->allowed && !decided->user) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INTERNAL, "allow without a user"));
+    return reactor;
+  }
+  log_->debug("request_id={} caller={} decision={} reason={}", input->request_id,
+              input->caller_peer, decided->allowed ? "ALLOW" : "DENY",
+              ReasonName(decided->reason));
+  store::AuditEvent event =
+      authz::AuthorizeAuditEvent(*input, *decided, deps_.clock.NowMicros());
+  // The response is filled now, on this thread; only the audit id waits for the commit.
+  authz::AuthorizeResult result;
+  result.decision = std::move(*decided);
+  FillResponse(result, input->request_id, *response);
+  deps_.audit.RecordAsync(std::move(event), [this, reactor, response](Result<int64_t> id) {
+    if (!id.ok()) {
+      // No durable row, no answer: the caller gets the store's error, never the decision.
+      log_->error("request_id={} authorize failed: {}", response->request_id(),
+                  id.status().ToString());
+      response->Clear();
+      reactor->Finish(ToGrpcStatus(id.status()));
+      return;
+    }
+    response->set_audit_id(*id);
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
 }
 
 }  // namespace certgate::api

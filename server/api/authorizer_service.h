@@ -2,8 +2,14 @@
 // maps the decision to the response. Thin by design: no decision logic lives here.
 #pragma once
 
+#include <spdlog/logger.h>
+
+#include <memory>
+
 #include "certgate/v1/authorizer.grpc.pb.h"
+#include "server/audit/audit_writer.h"
 #include "server/authz/authorizer.h"
+#include "server/common/clock.h"
 
 namespace certgate::api {
 
@@ -20,16 +26,40 @@ v1::Rejection::Reason ToProtoReason(Reason reason);
 // Fills CertificateInfo.
 void FillCertificateInfo(const authz::CertificateSummary& s, v1::CertificateInfo& out);
 
+// Sync API: each call holds a gRPC thread, blocked in the audit commit (Authorizer::Authorize).
 // Thread-safe; `authorizer` must outlive the service.
 class AuthorizerService final : public v1::Authorizer::Service {
  public:
-  explicit AuthorizerService(authz::Authorizer& authorizer) : authorizer_(authorizer) {}
+  explicit AuthorizerService(authz::Authorizer& authorizer);
 
   grpc::Status Authorize(grpc::ServerContext* context, const v1::AuthorizeRequest* request,
                          v1::AuthorizeResponse* response) override;
 
  private:
   authz::Authorizer& authorizer_;
+  std::shared_ptr<spdlog::logger> log_;
+};
+
+// Callback API: the handler decides on gRPC's thread, queues the audit row with
+// AuditWriter::RecordAsync and returns; the audit writer's thread finishes the call once the row
+// is committed (or fails it with the store's error: never an answer without its row). No gRPC
+// thread ever waits for an fsync. Thread-safe; the dependencies must outlive the service.
+class AuthorizerCallbackService final : public v1::Authorizer::CallbackService {
+ public:
+  struct Deps {
+    authz::Authorizer& authorizer;
+    audit::AuditWriter& audit;
+    const Clock& clock;
+  };
+  explicit AuthorizerCallbackService(Deps deps);
+
+  grpc::ServerUnaryReactor* Authorize(grpc::CallbackServerContext* context,
+                                      const v1::AuthorizeRequest* request,
+                                      v1::AuthorizeResponse* response) override;
+
+ private:
+  Deps deps_;
+  std::shared_ptr<spdlog::logger> log_;
 };
 
 }  // namespace certgate::api

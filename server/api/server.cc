@@ -78,7 +78,12 @@ Result<std::unique_ptr<Server>> Server::Start(const config::Config& config, cons
   authz_opts.forwarders = config.forwarders;
   s->authorizer_ = std::make_unique<authz::Authorizer>(
       authz::Authorizer::Deps{*s->store_, *s->audit_, clock}, authz_opts);
-  s->authorizer_service_ = std::make_unique<AuthorizerService>(*s->authorizer_);
+  if (config.server_api == "sync") {
+    s->authorizer_service_ = std::make_unique<AuthorizerService>(*s->authorizer_);
+  } else {
+    s->authorizer_callback_service_ = std::make_unique<AuthorizerCallbackService>(
+        AuthorizerCallbackService::Deps{*s->authorizer_, *s->audit_, clock});
+  }
   AdminService::Deps admin_deps{*s->store_, *s->audit_, clock, nullptr, 0, false, ""};
   admin_deps.authorizer = s->authorizer_.get();
   admin_deps.xfcc_element = config.xfcc_element;
@@ -92,7 +97,11 @@ Result<std::unique_ptr<Server>> Server::Start(const config::Config& config, cons
   {
     grpc::ServerBuilder b;
     b.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &s->port_);
-    b.RegisterService(s->authorizer_service_.get());
+    if (s->authorizer_service_) {
+      b.RegisterService(s->authorizer_service_.get());
+    } else {
+      b.RegisterService(s->authorizer_callback_service_.get());
+    }
     b.RegisterService(s->ext_authz_service_.get());
     b.SetMaxReceiveMessageSize(1 << 20);
     // The sync server's pollers wake at this interval; it bounds how long shutdown waits.
@@ -180,7 +189,17 @@ void Server::Shutdown() {
   });
   if (auth_server_) auth_server_->Shutdown(deadline);
   admin_stop.join();
-  if (audit_) audit_->Shutdown();
+  if (audit_) {
+    audit_->Shutdown();
+    // Group commit at work: how many events each transaction carried.
+    const audit::AuditWriterStats st = audit_->Stats();
+    if (st.batches > 0 && !stats_logged_.exchange(true)) {
+      spdlog::get("audit")->info("audit writer: {} events in {} transactions (mean {:.1f}, max {})",
+                                 st.events, st.batches,
+                                 static_cast<double>(st.events) / static_cast<double>(st.batches),
+                                 st.max_batch);
+    }
+  }
 }
 
 Server::~Server() {

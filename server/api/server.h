@@ -4,6 +4,7 @@
 
 #include <grpcpp/server.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -44,7 +45,8 @@ class Server {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<audit::AuditWriter> audit_;
   std::unique_ptr<authz::Authorizer> authorizer_;
-  std::unique_ptr<AuthorizerService> authorizer_service_;
+  std::unique_ptr<AuthorizerService> authorizer_service_;                  // server_api: sync
+  std::unique_ptr<AuthorizerCallbackService> authorizer_callback_service_;  // server_api: callback
   std::unique_ptr<ExtAuthzService> ext_authz_service_;
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<AdminService> admin_tcp_service_;
@@ -53,6 +55,7 @@ class Server {
   std::unique_ptr<grpc::Server> admin_tcp_server_;
   int port_ = 0;
   int admin_tcp_port_ = 0;
+  std::atomic<bool> stats_logged_{false};  // the audit batch summary is logged once
   std::string admin_socket_;
 };
 

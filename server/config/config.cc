@@ -114,7 +114,7 @@ Result<Config> ParseConfigYaml(const std::string& yaml_text) {
                                        {"listen", "admin_socket", "database", "log_level",
                                         "xfcc_element", "forwarders", "synchronous_full",
                                         "shutdown_grace_ms", "audit_max_batch", "admin_tcp",
-                                        "ext_authz"},
+                                        "ext_authz", "server_api"},
                                        ""));
     Read(root, "listen", cfg.listen);
     Read(root, "admin_socket", cfg.admin_socket);
@@ -124,6 +124,7 @@ Result<Config> ParseConfigYaml(const std::string& yaml_text) {
     Read(root, "synchronous_full", cfg.synchronous_full);
     Read(root, "shutdown_grace_ms", cfg.shutdown_grace_ms);
     Read(root, "audit_max_batch", cfg.audit_max_batch);
+    Read(root, "server_api", cfg.server_api);
     if (root["admin_tcp"]) {
       const YAML::Node& a = root["admin_tcp"];
       CERTGATE_RETURN_IF_ERROR(
@@ -180,6 +181,9 @@ Status Validate(const Config& cfg) {
   if (cfg.shutdown_grace_ms < 0) return Status::InvalidArgument("shutdown_grace_ms must be >= 0");
   if (cfg.audit_max_batch < 1 || cfg.audit_max_batch > 10000) {
     return Status::InvalidArgument("audit_max_batch must be in 1..10000");
+  }
+  if (cfg.server_api != "callback" && cfg.server_api != "sync") {
+    return Status::InvalidArgument("server_api must be callback or sync");
   }
   if (!cfg.admin_tcp.listen.empty() &&
       (cfg.admin_tcp.cert_file.empty() || cfg.admin_tcp.key_file.empty() ||
