@@ -34,8 +34,7 @@ namespace {
 using certgate::bench::ReadFileOrDie;
 
 [[noreturn]] void Usage(const char* why) {
-  std::fprintf(stderr, "bench_tool: %s (see the comment at the top of bench/bench_tool.cc)\n",
-               why);
+  std::fprintf(stderr, "bench_tool: %s (see the comment at the top of bench/bench_tool.cc)\n", why);
   std::exit(2);
 }
 
@@ -77,12 +76,23 @@ std::string EnvoyUrlEncode(const std::string& pem) {
   std::string out;
   for (char c : pem) {
     switch (c) {
-      case '\n': out += "%0A"; break;
-      case ' ': out += "%20"; break;
-      case '+': out += "%2B"; break;
-      case '/': out += "%2F"; break;
-      case '=': out += "%3D"; break;
-      default: out.push_back(c);
+      case '\n':
+        out += "%0A";
+        break;
+      case ' ':
+        out += "%20";
+        break;
+      case '+':
+        out += "%2B";
+        break;
+      case '/':
+        out += "%2F";
+        break;
+      case '=':
+        out += "%3D";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -139,9 +149,9 @@ int Requests(const Args& a) {
       if (!facts.ok()) Usage("a certificate does not parse");
       auto* h = req.mutable_forwarded_header();
       h->set_value("By=spiffe://bench.example/ns/default/sa/api;Hash=" + facts->fingerprint_sha256 +
-                   ";Cert=\"" + EnvoyUrlEncode(certgate::bench::DerToPem(der)) +
-                   "\";Subject=\"" + facts->subject.ToRfc4514() + "\";URI=" +
-                   (facts->uri_sans.empty() ? std::string() : facts->uri_sans.front()));
+                   ";Cert=\"" + EnvoyUrlEncode(certgate::bench::DerToPem(der)) + "\";Subject=\"" +
+                   facts->subject.ToRfc4514() +
+                   "\";URI=" + (facts->uri_sans.empty() ? std::string() : facts->uri_sans.front()));
       h->set_encoding("xfcc");
     } else {
       Usage("unknown --encoding");
@@ -206,10 +216,10 @@ int Enroll(const Args& a) {
             -1, &st, nullptr),
         db, "prepare certificates");
   size_t n = 0;
-  auto insert = [&](const std::string& fp, const std::string& issuer_c, const std::string& subject_c,
-                    const std::string& issuer_d, const std::string& subject_d,
-                    const std::string& serial, int64_t nb, int64_t na, const std::string& der,
-                    const std::string& spki) {
+  auto insert = [&](const std::string& fp, const std::string& issuer_c,
+                    const std::string& subject_c, const std::string& issuer_d,
+                    const std::string& subject_d, const std::string& serial, int64_t nb, int64_t na,
+                    const std::string& der, const std::string& spki) {
     sqlite3_bind_int64(st, 1, first_user + static_cast<int64_t>(n % static_cast<size_t>(users)));
     sqlite3_bind_text(st, 2, fp.data(), static_cast<int>(fp.size()), SQLITE_STATIC);
     sqlite3_bind_text(st, 3, issuer_c.data(), static_cast<int>(issuer_c.size()), SQLITE_STATIC);
@@ -233,8 +243,8 @@ int Enroll(const Args& a) {
       auto f = certgate::certs::ParseCertificate(der);
       if (!f.ok()) Usage("a certificate does not parse");
       insert(f->fingerprint_sha256, f->issuer.Canonical(), f->subject.Canonical(),
-             f->issuer.ToRfc4514(), f->subject.ToRfc4514(), f->serial, f->not_before,
-             f->not_after, f->der, f->spki_sha256);
+             f->issuer.ToRfc4514(), f->subject.ToRfc4514(), f->serial, f->not_before, f->not_after,
+             f->der, f->spki_sha256);
       if (!tmpl) tmpl = std::move(*f);
     }
   }
@@ -242,8 +252,7 @@ int Enroll(const Args& a) {
   if (filler > 0 && !tmpl) Usage("--filler needs at least one --certs file");
   if (filler > 0) {
     const std::string issuer_c = tmpl->issuer.Canonical(), issuer_d = tmpl->issuer.ToRfc4514();
-    const std::string subject_c = tmpl->subject.Canonical(),
-                      subject_d = tmpl->subject.ToRfc4514();
+    const std::string subject_c = tmpl->subject.Canonical(), subject_d = tmpl->subject.ToRfc4514();
     for (size_t i = 0; i < filler; ++i) {
       const std::string tag = "filler-" + std::to_string(i);
       // Serials and fingerprints that no minted certificate has (minted serials start 5ec0...).
@@ -255,9 +264,8 @@ int Enroll(const Args& a) {
     }
   }
   sqlite3_finalize(st);
-  Check(sqlite3_exec(db, "COMMIT; PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr,
-                     nullptr),
-        db, "commit");
+  Check(sqlite3_exec(db, "COMMIT; PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr), db,
+        "commit");
   sqlite3_close(db);
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::fprintf(stderr, "bench_tool: enrolled %zu certificates for %d users in %.2f s\n", n, users,

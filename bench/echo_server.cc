@@ -82,8 +82,10 @@ class CallbackEcho final : public certgate::v1::Authorizer::CallbackService {
 int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:0", api = "callback";
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--listen") == 0) listen = argv[i + 1];
-    else if (std::strcmp(argv[i], "--api") == 0) api = argv[i + 1];
+    if (std::strcmp(argv[i], "--listen") == 0)
+      listen = argv[i + 1];
+    else if (std::strcmp(argv[i], "--api") == 0)
+      api = argv[i + 1];
   }
   if (api != "callback" && api != "sync") {
     std::fprintf(stderr, "echo_server: --api must be callback or sync\n");

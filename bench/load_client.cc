@@ -211,15 +211,24 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (k == "--target") o.target = val();
-    else if (k == "--requests") o.requests = val();
-    else if (k == "--connections") o.connections = std::stoi(val());
-    else if (k == "--streams") o.streams = std::stoi(val());
-    else if (k == "--rate") o.rate = std::stod(val());
-    else if (k == "--duration") o.duration = std::stod(val());
-    else if (k == "--warmup") o.warmup = std::stod(val());
-    else if (k == "--threads") o.threads = std::stoi(val());
-    else if (k == "--once") o.once = true;
+    if (k == "--target")
+      o.target = val();
+    else if (k == "--requests")
+      o.requests = val();
+    else if (k == "--connections")
+      o.connections = std::stoi(val());
+    else if (k == "--streams")
+      o.streams = std::stoi(val());
+    else if (k == "--rate")
+      o.rate = std::stod(val());
+    else if (k == "--duration")
+      o.duration = std::stod(val());
+    else if (k == "--warmup")
+      o.warmup = std::stod(val());
+    else if (k == "--threads")
+      o.threads = std::stoi(val());
+    else if (k == "--once")
+      o.once = true;
     else {
       std::fprintf(stderr, "load_client: unknown argument %s\n", k.c_str());
       return 2;
@@ -246,8 +255,8 @@ int main(int argc, char** argv) {
   const auto start = Clock::now() + std::chrono::milliseconds(200);
   for (int t = 0; t < o.threads; ++t) {
     const int conns = t + 1 == o.threads ? o.connections - per * t : per;
-    workers.push_back(std::make_unique<Worker>(o, requests, next, per * t, conns,
-                                               o.rate / o.threads, start));
+    workers.push_back(
+        std::make_unique<Worker>(o, requests, next, per * t, conns, o.rate / o.threads, start));
   }
   std::this_thread::sleep_until(start);
   std::vector<Stats> results(workers.size());
@@ -282,8 +291,8 @@ int main(int argc, char** argv) {
       "\"p50\":%.0f,\"p90\":%.0f,\"p99\":%.0f,\"p999\":%.0f,\"max\":%.0f}\n",
       static_cast<unsigned long long>(all.allowed), static_cast<unsigned long long>(all.denied),
       static_cast<unsigned long long>(all.failed), static_cast<unsigned long long>(all.skipped),
-      codes.c_str(), static_cast<unsigned long long>(all.allowed + all.denied + all.failed),
-      window, elapsed, static_cast<double>(all.window_done) / window, all.latencies_us.size(),
+      codes.c_str(), static_cast<unsigned long long>(all.allowed + all.denied + all.failed), window,
+      elapsed, static_cast<double>(all.window_done) / window, all.latencies_us.size(),
       Percentile(all.latencies_us, 50), Percentile(all.latencies_us, 90),
       Percentile(all.latencies_us, 99), Percentile(all.latencies_us, 99.9),
       all.latencies_us.empty() ? 0.0 : static_cast<double>(all.latencies_us.back()));

@@ -49,13 +49,17 @@ std::string Escape(const std::string& s, const char* keep) {
 std::string ValueFor(Encoding e) {
   const Fixture& f = F();
   switch (e) {
-    case Encoding::kUrlPem: return Escape(f.pem, "-._~");
-    case Encoding::kUrlPemAws: return Escape(f.pem, "-._~+/=");
+    case Encoding::kUrlPem:
+      return Escape(f.pem, "-._~");
+    case Encoding::kUrlPemAws:
+      return Escape(f.pem, "-._~+/=");
     case Encoding::kXfcc:
       return "By=spiffe://bench.example/sa/api;Hash=" + certgate::certs::Sha256Hex(f.der) +
              ";Cert=\"" + Escape(f.pem, "-._~") + "\";Subject=\"CN=bench-1000042\"";
-    case Encoding::kBase64Der: return f.b64;
-    case Encoding::kRfc9440: return ":" + f.b64 + ":";
+    case Encoding::kBase64Der:
+      return f.b64;
+    case Encoding::kRfc9440:
+      return ":" + f.b64 + ":";
     case Encoding::kTraefik: {
       std::string body;
       for (char c : f.pem)

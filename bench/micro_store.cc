@@ -42,7 +42,9 @@ std::string TempDir() {
   return dir;
 }
 
-std::string Fingerprint(int64_t i) { return certgate::certs::Sha256Hex("cert-" + std::to_string(i)); }
+std::string Fingerprint(int64_t i) {
+  return certgate::certs::Sha256Hex("cert-" + std::to_string(i));
+}
 
 // A database with `n` enrolled certificates (bulk-inserted), opened through SqliteStore.
 struct Db {

@@ -169,18 +169,17 @@ grpc::Status AuthorizerService::Authorize(grpc::ServerContext* context,
     return grpc::Status(grpc::StatusCode::INTERNAL, "allow without a user");
   }
   FillResponse(*result, input->request_id, *response);
-  log_->debug("request_id={} caller={} decision={} reason={} audit_id={}", input->request_id,
-              peer, result->decision.allowed ? "ALLOW" : "DENY",
-              ReasonName(result->decision.reason), result->audit_id);
+  log_->debug("request_id={} caller={} decision={} reason={} audit_id={}", input->request_id, peer,
+              result->decision.allowed ? "ALLOW" : "DENY", ReasonName(result->decision.reason),
+              result->audit_id);
   return grpc::Status::OK;
 }
 
-AuthorizerCallbackService::AuthorizerCallbackService(Deps deps)
-    : deps_(deps), log_(ApiLogger()) {}
+AuthorizerCallbackService::AuthorizerCallbackService(Deps deps) : deps_(deps), log_(ApiLogger()) {}
 
-grpc::ServerUnaryReactor* AuthorizerCallbackService::Authorize(
-    grpc::CallbackServerContext* context, const v1::AuthorizeRequest* request,
-    v1::AuthorizeResponse* response) {
+grpc::ServerUnaryReactor* AuthorizerCallbackService::Authorize(grpc::CallbackServerContext* context,
+                                                               const v1::AuthorizeRequest* request,
+                                                               v1::AuthorizeResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   Result<authz::AuthorizeInput> input = InputFromRequest(*request, context->peer());
   if (!input.ok()) {
@@ -201,10 +200,8 @@ grpc::ServerUnaryReactor* AuthorizerCallbackService::Authorize(
     return reactor;
   }
   log_->debug("request_id={} caller={} decision={} reason={}", input->request_id,
-              input->caller_peer, decided->allowed ? "ALLOW" : "DENY",
-              ReasonName(decided->reason));
-  store::AuditEvent event =
-      authz::AuthorizeAuditEvent(*input, *decided, deps_.clock.NowMicros());
+              input->caller_peer, decided->allowed ? "ALLOW" : "DENY", ReasonName(decided->reason));
+  store::AuditEvent event = authz::AuthorizeAuditEvent(*input, *decided, deps_.clock.NowMicros());
   // The response is filled now, on this thread; only the audit id waits for the commit.
   authz::AuthorizeResult result;
   result.decision = std::move(*decided);

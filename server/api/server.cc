@@ -194,10 +194,9 @@ void Server::Shutdown() {
     // Group commit at work: how many events each transaction carried.
     const audit::AuditWriterStats st = audit_->Stats();
     if (st.batches > 0 && !stats_logged_.exchange(true)) {
-      spdlog::get("audit")->info("audit writer: {} events in {} transactions (mean {:.1f}, max {})",
-                                 st.events, st.batches,
-                                 static_cast<double>(st.events) / static_cast<double>(st.batches),
-                                 st.max_batch);
+      spdlog::get("audit")->info(
+          "audit writer: {} events in {} transactions (mean {:.1f}, max {})", st.events, st.batches,
+          static_cast<double>(st.events) / static_cast<double>(st.batches), st.max_batch);
     }
   }
 }

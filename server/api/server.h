@@ -45,7 +45,7 @@ class Server {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<audit::AuditWriter> audit_;
   std::unique_ptr<authz::Authorizer> authorizer_;
-  std::unique_ptr<AuthorizerService> authorizer_service_;                  // server_api: sync
+  std::unique_ptr<AuthorizerService> authorizer_service_;                   // server_api: sync
   std::unique_ptr<AuthorizerCallbackService> authorizer_callback_service_;  // server_api: callback
   std::unique_ptr<ExtAuthzService> ext_authz_service_;
   std::unique_ptr<AdminService> admin_service_;

@@ -29,17 +29,20 @@ AuditWriter::~AuditWriter() {
   idle_cv_.wait(lock, [&] { return callers_ == 0; });
 }
 
-Status AuditWriter::EnqueueLocked(Entry entry) {
+Status AuditWriter::AcceptLocked() const {
   if (stopping_) return Status::Unavailable("audit writer is shut down");
   if (queue_.size() >= options_.max_queue) {
     return Status::ResourceExhausted("audit queue is full (" + std::to_string(queue_.size()) +
                                      " events waiting)");
   }
+  return Status::Ok();
+}
+
+void AuditWriter::EnqueueLocked(Entry entry) {
   const bool was_empty = queue_.empty();
   queue_.push_back(std::move(entry));
   // The writer only sleeps on an empty queue: one wake-up per batch is enough.
   if (was_empty) work_cv_.notify_one();
-  return Status::Ok();
 }
 
 Result<int64_t> AuditWriter::Record(store::AuditEvent event) {
@@ -47,7 +50,8 @@ Result<int64_t> AuditWriter::Record(store::AuditEvent event) {
   CERTGATE_RETURN_IF_ERROR(store::ValidateAuditEvent(event));
   Waiter waiter;
   std::unique_lock<std::mutex> lock(mu_);
-  CERTGATE_RETURN_IF_ERROR(EnqueueLocked(Entry{std::move(event), &waiter, nullptr}));
+  CERTGATE_RETURN_IF_ERROR(AcceptLocked());
+  EnqueueLocked(Entry{std::move(event), &waiter, nullptr});
   ++callers_;
   waiter.cv.wait(lock, [&] { return waiter.done; });
   if (--callers_ == 0 && stopping_) idle_cv_.notify_all();
@@ -59,8 +63,11 @@ void AuditWriter::RecordAsync(store::AuditEvent event, Done done) {
   Status refused = store::ValidateAuditEvent(event);
   if (refused.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
-    refused = EnqueueLocked(Entry{std::move(event), nullptr, std::move(done)});
-    if (refused.ok()) return;
+    refused = AcceptLocked();
+    if (refused.ok()) {
+      EnqueueLocked(Entry{std::move(event), nullptr, std::move(done)});
+      return;
+    }
   }
   done(refused);  // outside the lock: the callback may do anything
 }

@@ -87,8 +87,10 @@ class AuditWriter {
     Waiter* waiter = nullptr;
     Done done;
   };
-  // Queues under mu_ (held by the caller). Returns the refusal, if any.
-  Status EnqueueLocked(Entry entry);
+  // Under mu_: why a new event cannot be queued now (shut down, queue full), else OK.
+  Status AcceptLocked() const;
+  // Under mu_, after AcceptLocked() said OK: queues the entry and wakes the writer if needed.
+  void EnqueueLocked(Entry entry);
   void Run();
 
   store::Store& store_;

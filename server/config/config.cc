@@ -110,12 +110,12 @@ Result<Config> ParseConfigYaml(const std::string& yaml_text) {
   try {
     YAML::Node root = YAML::Load(yaml_text);
     if (root.IsNull()) return cfg;
-    CERTGATE_RETURN_IF_ERROR(CheckKeys(root,
-                                       {"listen", "admin_socket", "database", "log_level",
-                                        "xfcc_element", "forwarders", "synchronous_full",
-                                        "shutdown_grace_ms", "audit_max_batch", "admin_tcp",
-                                        "ext_authz", "server_api"},
-                                       ""));
+    CERTGATE_RETURN_IF_ERROR(
+        CheckKeys(root,
+                  {"listen", "admin_socket", "database", "log_level", "xfcc_element", "forwarders",
+                   "synchronous_full", "shutdown_grace_ms", "audit_max_batch", "admin_tcp",
+                   "ext_authz", "server_api"},
+                  ""));
     Read(root, "listen", cfg.listen);
     Read(root, "admin_socket", cfg.admin_socket);
     Read(root, "database", cfg.database);

@@ -491,13 +491,15 @@ Result<std::optional<User>> SqliteStore::GetUserWhere(std::string_view sql, Bind
 }
 
 Result<std::optional<User>> SqliteStore::GetUser(int64_t id) {
-  return GetUserWhere("SELECT " USER_COLUMNS_U ", r.role FROM users u LEFT JOIN user_roles r "
+  return GetUserWhere("SELECT " USER_COLUMNS_U
+                      ", r.role FROM users u LEFT JOIN user_roles r "
                       "ON r.user_id = u.id WHERE u.id = ?1 ORDER BY r.role",
                       [id](Stmt& st) { st.BindInt64(1, id); });
 }
 
 Result<std::optional<User>> SqliteStore::GetUserByName(const std::string& name) {
-  return GetUserWhere("SELECT " USER_COLUMNS_U ", r.role FROM users u LEFT JOIN user_roles r "
+  return GetUserWhere("SELECT " USER_COLUMNS_U
+                      ", r.role FROM users u LEFT JOIN user_roles r "
                       "ON r.user_id = u.id WHERE u.name = ?1 ORDER BY r.role",
                       [&name](Stmt& st) { st.BindText(1, name); });
 }

@@ -34,6 +34,19 @@ TEST(Config, ParsesForwarders) {
   EXPECT_TRUE(Validate(*cfg).ok());
 }
 
+TEST(Config, ServerApiIsCallbackByDefaultAndMayBeSync) {
+  auto cfg = ParseConfigYaml("");
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_EQ(cfg->server_api, "callback");
+  cfg = ParseConfigYaml("server_api: sync\n");
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  EXPECT_EQ(cfg->server_api, "sync");
+  EXPECT_TRUE(Validate(*cfg).ok());
+  cfg = ParseConfigYaml("server_api: async\n");
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_NE(Validate(*cfg).message().find("server_api"), std::string::npos);
+}
+
 TEST(Config, RejectsUnknownKeysSoTyposCannotDisableSecurity) {
   EXPECT_FALSE(ParseConfigYaml("forwarder:\n  - name: x\n").ok());
   EXPECT_FALSE(ParseConfigYaml("forwarders:\n  - name: x\n    require_verify: SUCCESS\n").ok());
