@@ -140,13 +140,13 @@ class EchoServer(Server):
 class CertgateServer(Server):
     def __init__(self, bin_path, work, db, api, tag):
         cfg = f"{work}/certgate-{tag}.yaml"
+        api_line = f"server_api: {api}\n" if api else ""  # None: a binary without the knob
         with open(cfg, "w") as f:
             f.write(f"""listen: 127.0.0.1:0
 admin_socket: {work}/admin-{tag}.sock
 database: {db}
 log_level: info
-server_api: {api}
-forwarders:
+{api_line}forwarders:
   - {{name: bench, addresses: [127.0.0.1]}}
 """)
         self.db = db
@@ -398,8 +398,11 @@ def main():
     p.add_argument("--certgate-bin", default=None, help="another certgate-server to measure")
     p.add_argument("--api", default="callback", choices=["callback", "sync"],
                    help="gRPC server API for both certgate and echo_server")
+    p.add_argument("--legacy-config", action="store_true", help="omit server_api from certgate's "
+                   "config (to measure a certgate-server from before the knob existed)")
     p.add_argument("--only", default="", help="comma list of sections to run (default all): "
                    "h2load,xval,warm,big,open,tmpfs,micro")
+    p.add_argument("--tag", default="", help="suffix for the result files (summary-TAG.md ...)")
     args = p.parse_args()
     args.pairs = 1 if args.quick else 3
     args.duration = 2.0 if args.quick else 3.0
@@ -408,6 +411,7 @@ def main():
     args.big = 100_000 if args.quick else 1_000_000
     args.db_dir = args.db_dir or f"{args.work}/db"
     args.certgate_bin = args.certgate_bin or f"{args.build}/certgate-server"
+    args.certgate_api = None if args.legacy_config else args.api
     os.makedirs(args.work, exist_ok=True)
     os.makedirs(args.db_dir, exist_ok=True)
     only = set(filter(None, args.only.split(",")))
@@ -425,7 +429,7 @@ def main():
     S = bench.results["sections"]
     echo = EchoServer(args.build, args.work, args.api)
     cg = CertgateServer(args.certgate_bin, args.work, fresh_db(dbs["1k"], f"{args.db_dir}/1k.db"),
-                        args.api, "1k")
+                        args.certgate_api, "1k")
     both = [echo, cg]
     try:
         if want("h2load"):
@@ -461,7 +465,7 @@ def main():
         if want("big"):
             log(f"{args.big} enrolled: start time, RSS, warm and cold sets")
             db = fresh_db(dbs["big"], f"{args.db_dir}/big.db")
-            big = CertgateServer(args.certgate_bin, args.work, db, args.api, "big")
+            big = CertgateServer(args.certgate_bin, args.work, db, args.certgate_api, "big")
             S["big_start"] = {"enrolled": args.big, "start_s": big.start_seconds,
                               "rss_kb_idle": big.rss_kb()}
             log(f"  started in {big.start_seconds:.3f} s, RSS {big.rss_kb() / 1024:.0f} MiB")
@@ -489,7 +493,7 @@ def main():
         if want("tmpfs") and os.path.isdir("/dev/shm"):
             log("database on tmpfs (fsync ~free): what the disk costs; warm set, 1k enrolled")
             db = fresh_db(dbs["1k"], "/dev/shm/certgate-bench/1k.db")
-            shm = CertgateServer(args.certgate_bin, args.work, db, args.api, "shm")
+            shm = CertgateServer(args.certgate_bin, args.work, db, args.certgate_api, "shm")
             try:
                 f = files["warm-xfcc"]
                 S["warm_1k_tmpfs"] = bench.pairs([echo, shm], "load_client",
@@ -531,12 +535,13 @@ def main():
     info["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
     info["elapsed_s"] = time.time() - t_start
     bench.results["problems"] = bench.problems
-    with open(f"{args.work}/results.json", "w") as f:
+    tag = f"-{args.tag}" if args.tag else ""
+    with open(f"{args.work}/results{tag}.json", "w") as f:
         json.dump(bench.results, f, indent=1)
     summary = render(bench.results)
-    with open(f"{args.work}/summary.md", "w") as f:
+    with open(f"{args.work}/summary{tag}.md", "w") as f:
         f.write(summary)
-    chart(bench.results, f"{args.work}/chart.png")
+    chart(bench.results, f"{args.work}/chart{tag}.png")
     print(summary)
     log(f"done in {info['elapsed_s']:.0f} s: {args.work}/summary.md, results.json, chart.png")
     if bench.problems:
