@@ -202,11 +202,14 @@ void ReportBatches(benchmark::State& state, const certgate::audit::AuditWriterSt
   state.counters["max_batch"] = static_cast<double>(after.max_batch);
 }
 
-// The callback server's path: RecordAsync with up to `window` rows in flight. items/s = durable
-// audit rows per second sustained.
+// The callback server's path: RecordAsync with up to `window` (arg 0) rows in flight and
+// audit_max_batch (arg 1). items/s = durable audit rows per second sustained.
 void BM_AuditWriterAsync(benchmark::State& state) {
-  auto store = FreshStore("async-" + std::to_string(state.range(0)));
-  certgate::audit::AuditWriter writer(*store);
+  auto store = FreshStore("async-" + std::to_string(state.range(0)) + "-" +
+                          std::to_string(state.range(1)));
+  certgate::audit::AuditWriterOptions options;
+  options.max_batch = static_cast<size_t>(state.range(1));
+  certgate::audit::AuditWriter writer(*store, options);
   const int64_t window = state.range(0);
   std::mutex mu;
   std::condition_variable cv;
@@ -234,7 +237,11 @@ void BM_AuditWriterAsync(benchmark::State& state) {
   ReportBatches(state, before, writer.Stats());
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_AuditWriterAsync)->Arg(64)->Arg(1024)->UseRealTime();
+BENCHMARK(BM_AuditWriterAsync)
+    ->Args({64, 256})
+    ->Args({1024, 256})
+    ->Args({4096, 1024})
+    ->UseRealTime();
 
 // The sync server's path: many threads each blocked in Record().
 void BM_AuditWriterBlocking(benchmark::State& state) {
