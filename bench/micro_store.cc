@@ -205,8 +205,8 @@ void ReportBatches(benchmark::State& state, const certgate::audit::AuditWriterSt
 // The callback server's path: RecordAsync with up to `window` (arg 0) rows in flight and
 // audit_max_batch (arg 1). items/s = durable audit rows per second sustained.
 void BM_AuditWriterAsync(benchmark::State& state) {
-  auto store = FreshStore("async-" + std::to_string(state.range(0)) + "-" +
-                          std::to_string(state.range(1)));
+  auto store =
+      FreshStore("async-" + std::to_string(state.range(0)) + "-" + std::to_string(state.range(1)));
   certgate::audit::AuditWriterOptions options;
   options.max_batch = static_cast<size_t>(state.range(1));
   certgate::audit::AuditWriter writer(*store, options);
