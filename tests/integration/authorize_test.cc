@@ -424,47 +424,49 @@ TEST(AuthorizeServerApi, SyncAndCallbackGiveTheSameAnswersEachWithItsCommittedAu
     opts.extra_yaml = "server_api: " + api + "\n";
     testing::ServerProcess server(opts);
     ASSERT_TRUE(server.Start());
-    ChannelOptions o;
-    std::string err;
-    o.target = server.admin_target();
-    Client admin(MakeChannel(o, &err));
-    o.target = server.target();
-    Client client(MakeChannel(o, &err));
-    {
-      v1::CreateUserRequest req;
-      req.set_name("alice");
-      v1::User resp;
-      auto ctx = admin.NewContext();
-      ASSERT_TRUE(admin.admin().CreateUser(ctx.get(), req, &resp).ok());
-    }
-    {
-      v1::EnrollCertificateRequest req;
-      req.set_user_name("alice");
-      req.set_certificate_der(ReadTestdata("alice.der"));
-      v1::Certificate resp;
-      auto ctx = admin.NewContext();
-      ASSERT_TRUE(admin.admin().EnrollCertificate(ctx.get(), req, &resp).ok());
-    }
-    for (const char* name : {"alice.der", "dave.der"}) {
-      v1::AuthorizeResponse resp;
-      grpc::Status s = client.Authorize(DerRequest(ReadTestdata(name)), &resp);
-      ASSERT_TRUE(s.ok()) << s.error_message();
-      ASSERT_GT(resp.audit_id(), 0);
-      if (std::string(name) == "alice.der") {
-        ASSERT_TRUE(resp.has_identity());
-        EXPECT_EQ(resp.identity().user_name(), "alice");
-      } else {
-        ASSERT_TRUE(resp.has_rejection());
-        EXPECT_EQ(resp.rejection().reason(), Rejection::CERTIFICATE_NOT_ENROLLED);
+    {  // the channels close before Stop(), which otherwise waits out the shutdown grace
+      ChannelOptions o;
+      std::string err;
+      o.target = server.admin_target();
+      Client admin(MakeChannel(o, &err));
+      o.target = server.target();
+      Client client(MakeChannel(o, &err));
+      {
+        v1::CreateUserRequest req;
+        req.set_name("alice");
+        v1::User resp;
+        auto ctx = admin.NewContext();
+        ASSERT_TRUE(admin.admin().CreateUser(ctx.get(), req, &resp).ok());
       }
-      v1::QueryAuditRequest q;
-      q.set_request_id(resp.request_id());
-      v1::QueryAuditResponse rows;
-      auto ctx = admin.NewContext();
-      ASSERT_TRUE(admin.admin().QueryAudit(ctx.get(), q, &rows).ok());
-      ASSERT_EQ(rows.events_size(), 1);
-      EXPECT_EQ(rows.events(0).id(), resp.audit_id());
-      EXPECT_EQ(rows.events(0).decision(), resp.has_identity() ? "ALLOW" : "DENY");
+      {
+        v1::EnrollCertificateRequest req;
+        req.set_user_name("alice");
+        req.set_certificate_der(ReadTestdata("alice.der"));
+        v1::Certificate resp;
+        auto ctx = admin.NewContext();
+        ASSERT_TRUE(admin.admin().EnrollCertificate(ctx.get(), req, &resp).ok());
+      }
+      for (const char* name : {"alice.der", "dave.der"}) {
+        v1::AuthorizeResponse resp;
+        grpc::Status s = client.Authorize(DerRequest(ReadTestdata(name)), &resp);
+        ASSERT_TRUE(s.ok()) << s.error_message();
+        ASSERT_GT(resp.audit_id(), 0);
+        if (std::string(name) == "alice.der") {
+          ASSERT_TRUE(resp.has_identity());
+          EXPECT_EQ(resp.identity().user_name(), "alice");
+        } else {
+          ASSERT_TRUE(resp.has_rejection());
+          EXPECT_EQ(resp.rejection().reason(), Rejection::CERTIFICATE_NOT_ENROLLED);
+        }
+        v1::QueryAuditRequest q;
+        q.set_request_id(resp.request_id());
+        v1::QueryAuditResponse rows;
+        auto ctx = admin.NewContext();
+        ASSERT_TRUE(admin.admin().QueryAudit(ctx.get(), q, &rows).ok());
+        ASSERT_EQ(rows.events_size(), 1);
+        EXPECT_EQ(rows.events(0).id(), resp.audit_id());
+        EXPECT_EQ(rows.events(0).decision(), resp.has_identity() ? "ALLOW" : "DENY");
+      }
     }
     EXPECT_EQ(server.Stop(), 0);
   }
