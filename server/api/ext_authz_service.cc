@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "server/api/grpc_status.h"
+#include "server/authz/audit_event.h"
 
 namespace certgate::api {
 namespace {
@@ -328,6 +329,45 @@ grpc::Status ExtAuthzService::Check(grpc::ServerContext* context,
                             input.request_id, peer, result->decision.allowed ? "ALLOW" : "DENY",
                             ReasonName(result->decision.reason), result->audit_id);
   return grpc::Status::OK;
+}
+
+grpc::ServerUnaryReactor* ExtAuthzCallbackService::Check(grpc::CallbackServerContext* context,
+                                                         const envoy_auth::CheckRequest* request,
+                                                         envoy_auth::CheckResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  authz::AuthorizeInput input = InputFromCheckRequest(*request, config_, context->peer());
+  Result<authz::Decision> decided = deps_.authorizer.Decide(input);
+  if (!decided.ok()) {
+    // Could not decide: a gRPC error, so Envoy's failure policy applies. Never OK.
+    spdlog::get("api")->error("request_id={} caller={} check failed: {}", input.request_id,
+                              input.caller_peer, decided.status().ToString());
+    grpc::Status s = ToGrpcStatus(decided.status());
+    reactor->Finish(s.ok() ? grpc::Status(grpc::StatusCode::INTERNAL, "no decision") : s);
+    return reactor;
+  }
+  if (decided->allowed && !decided->user) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INTERNAL, "allow without a user"));
+    return reactor;
+  }
+  store::AuditEvent event = authz::AuthorizeAuditEvent(input, *decided, deps_.clock.NowMicros());
+  // The response is built now, on this thread; only the audit id waits for the commit.
+  authz::AuthorizeResult result;
+  result.decision = std::move(*decided);
+  FillCheckResponse(result, input.request_id, config_, *response);
+  deps_.audit.RecordAsync(std::move(event), [reactor, response](Result<int64_t> id) {
+    if (!id.ok()) {
+      // No durable row, no answer: Envoy gets the store's error and applies its failure policy.
+      spdlog::get("api")->error("check failed: {}", id.status().ToString());
+      response->Clear();
+      grpc::Status s = ToGrpcStatus(id.status());
+      reactor->Finish(s.ok() ? grpc::Status(grpc::StatusCode::INTERNAL, "no decision") : s);
+      return;
+    }
+    (*response->mutable_dynamic_metadata()->mutable_fields())["audit_id"].set_string_value(
+        std::to_string(*id));
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
 }
 
 }  // namespace certgate::api

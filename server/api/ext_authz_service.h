@@ -11,7 +11,9 @@
 #include <string_view>
 
 #include "envoy/service/auth/v3/external_auth.grpc.pb.h"
+#include "server/audit/audit_writer.h"
 #include "server/authz/authorizer.h"
+#include "server/common/clock.h"
 #include "server/config/config.h"
 
 namespace certgate::api {
@@ -58,6 +60,7 @@ std::string JsonString(std::string_view text);
 // trailing space are percent-encoded (%XX, uppercase hex); everything else is unchanged.
 std::string HeaderSafeValue(std::string_view text);
 
+// Sync API (server_api: sync): each call holds a gRPC thread, blocked in the audit commit.
 // Thread-safe; `authorizer` must outlive the service.
 class ExtAuthzService final : public envoy_auth::Authorization::Service {
  public:
@@ -69,6 +72,30 @@ class ExtAuthzService final : public envoy_auth::Authorization::Service {
 
  private:
   authz::Authorizer& authorizer_;
+  const config::ExtAuthzConfig config_;
+};
+
+// Callback API (server_api: callback, the default): decides on gRPC's thread, queues the audit
+// row with AuditWriter::RecordAsync and returns; the audit writer's thread finishes the call once
+// the row is committed (the response's dynamic metadata then gets the audit id), or fails it with
+// the store's error. Same answers as ExtAuthzService. Thread-safe; the dependencies must outlive
+// the service.
+class ExtAuthzCallbackService final : public envoy_auth::Authorization::CallbackService {
+ public:
+  struct Deps {
+    authz::Authorizer& authorizer;
+    audit::AuditWriter& audit;
+    const Clock& clock;
+  };
+  ExtAuthzCallbackService(Deps deps, config::ExtAuthzConfig config)
+      : deps_(deps), config_(std::move(config)) {}
+
+  grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext* context,
+                                  const envoy_auth::CheckRequest* request,
+                                  envoy_auth::CheckResponse* response) override;
+
+ private:
+  Deps deps_;
   const config::ExtAuthzConfig config_;
 };
 

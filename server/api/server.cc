@@ -88,7 +88,12 @@ Result<std::unique_ptr<Server>> Server::Start(const config::Config& config, cons
   admin_deps.authorizer = s->authorizer_.get();
   admin_deps.xfcc_element = config.xfcc_element;
   s->admin_service_ = std::make_unique<AdminService>(admin_deps);
-  s->ext_authz_service_ = std::make_unique<ExtAuthzService>(*s->authorizer_, config.ext_authz);
+  if (config.server_api == "sync") {
+    s->ext_authz_service_ = std::make_unique<ExtAuthzService>(*s->authorizer_, config.ext_authz);
+  } else {
+    s->ext_authz_callback_service_ = std::make_unique<ExtAuthzCallbackService>(
+        ExtAuthzCallbackService::Deps{*s->authorizer_, *s->audit_, clock}, config.ext_authz);
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -102,7 +107,11 @@ Result<std::unique_ptr<Server>> Server::Start(const config::Config& config, cons
     } else {
       b.RegisterService(s->authorizer_callback_service_.get());
     }
-    b.RegisterService(s->ext_authz_service_.get());
+    if (s->ext_authz_service_) {
+      b.RegisterService(s->ext_authz_service_.get());
+    } else {
+      b.RegisterService(s->ext_authz_callback_service_.get());
+    }
     b.SetMaxReceiveMessageSize(1 << 20);
     // The sync server's pollers wake at this interval; it bounds how long shutdown waits.
     b.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::CQ_TIMEOUT_MSEC, 200);

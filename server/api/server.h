@@ -47,7 +47,8 @@ class Server {
   std::unique_ptr<authz::Authorizer> authorizer_;
   std::unique_ptr<AuthorizerService> authorizer_service_;                   // server_api: sync
   std::unique_ptr<AuthorizerCallbackService> authorizer_callback_service_;  // server_api: callback
-  std::unique_ptr<ExtAuthzService> ext_authz_service_;
+  std::unique_ptr<ExtAuthzService> ext_authz_service_;                      // server_api: sync
+  std::unique_ptr<ExtAuthzCallbackService> ext_authz_callback_service_;     // server_api: callback
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<AdminService> admin_tcp_service_;
   std::unique_ptr<grpc::Server> auth_server_;
