@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -152,10 +153,30 @@ void BM_StoreGetUser(benchmark::State& state) {
 }
 BENCHMARK(BM_StoreGetUser);
 
-certgate::store::AuditEvent Event(int64_t i) {
+// How audit rows' request ids are shaped: random (what certgate generated before, and what
+// proxies send, e.g. Envoy's UUIDv4 x-request-id) or time-ordered (certgate's generated ids).
+enum class Ids { kRandom, kTimeOrdered };
+
+std::string RequestId(Ids ids, int64_t i) {
+  static thread_local std::mt19937_64 rng(std::hash<std::thread::id>()(std::this_thread::get_id()));
+  char buf[32];
+  if (ids == Ids::kRandom) {
+    std::snprintf(buf, sizeof buf, "%012llx%012llx",
+                  static_cast<unsigned long long>(rng() & 0xffffffffffffULL),
+                  static_cast<unsigned long long>(rng() & 0xffffffffffffULL));
+  } else {
+    // Milliseconds then random bits, as server/api/request_id.cc (about 100 ids per ms here).
+    std::snprintf(buf, sizeof buf, "%012llx%012llx",
+                  static_cast<unsigned long long>(1'700'000'000'000LL + i / 100),
+                  static_cast<unsigned long long>(rng() & 0xffffffffffffULL));
+  }
+  return buf;
+}
+
+certgate::store::AuditEvent Event(int64_t i, Ids ids = Ids::kRandom) {
   certgate::store::AuditEvent e;
   e.kind = "authorize";
-  e.request_id = "0123456789abcdef" + std::to_string(100000000 + i);
+  e.request_id = RequestId(ids, i);
   e.caller = "ipv4:127.0.0.1:54321";
   e.fingerprint_sha256 = Fingerprint(i % 1000);
   e.subject = "CN=bench-1000042,OU=warm,O=certgate bench,C=US";
@@ -177,22 +198,31 @@ std::unique_ptr<Store> FreshStore(const std::string& name) {
   return std::move(*store);
 }
 
-// One durable transaction of `batch` audit rows (synchronous=FULL): rows/s by batch size.
+// One durable transaction of `batch` (arg 0) audit rows (synchronous=FULL): rows/s by batch
+// size; arg 1 = 1 for time-ordered request ids, 0 for random ones.
 void BM_StoreAppendAuditBatch(benchmark::State& state) {
-  auto store = FreshStore("append-" + std::to_string(state.range(0)));
+  const Ids ids = state.range(1) ? Ids::kTimeOrdered : Ids::kRandom;
+  auto store = FreshStore("append-" + std::to_string(state.range(0)) + "-" +
+                          std::to_string(state.range(1)));
   const size_t batch = static_cast<size_t>(state.range(0));
   int64_t i = 0;
   std::vector<certgate::store::AuditEvent> events;
   for (auto _ : state) {
     state.PauseTiming();
     events.clear();
-    for (size_t k = 0; k < batch; ++k) events.push_back(Event(i++));
+    for (size_t k = 0; k < batch; ++k) events.push_back(Event(i++, ids));
     state.ResumeTiming();
     if (!store->AppendAudit(events).ok()) state.SkipWithError("append failed");
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * batch));
 }
-BENCHMARK(BM_StoreAppendAuditBatch)->Arg(1)->Arg(10)->Arg(100)->Arg(256)->UseRealTime();
+BENCHMARK(BM_StoreAppendAuditBatch)
+    ->Args({1, 0})
+    ->Args({10, 0})
+    ->Args({100, 0})
+    ->Args({256, 0})
+    ->Args({256, 1})
+    ->UseRealTime();
 
 void ReportBatches(benchmark::State& state, const certgate::audit::AuditWriterStats& before,
                    const certgate::audit::AuditWriterStats& after) {

@@ -1,9 +1,9 @@
 #include "server/api/authorizer_service.h"
 
-#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 #include "server/api/grpc_status.h"
+#include "server/api/request_id.h"
 #include "server/authz/audit_event.h"
 
 namespace certgate::api {
@@ -18,18 +18,6 @@ bool PrintableAscii(const std::string& s) {
     if (c < 0x20 || c > 0x7e) return false;
   }
   return true;
-}
-
-std::string NewRequestId() {
-  unsigned char buf[12];
-  if (RAND_bytes(buf, sizeof buf) != 1) return "";
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : buf) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 15]);
-  }
-  return out;
 }
 
 // Looked up once per service, not per request (spdlog::get takes the registry's mutex).

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "server/api/grpc_status.h"
+#include "server/api/request_id.h"
 #include "server/authz/audit_event.h"
 
 namespace certgate::api {
@@ -58,18 +59,6 @@ std::string SanitizeRequestId(const std::string& raw) {
   for (unsigned char c : raw) {
     if (c > 0x20 && c < 0x7f) out.push_back(static_cast<char>(c));
     if (out.size() == kMaxRequestId) break;
-  }
-  return out;
-}
-
-std::string NewRequestId() {
-  unsigned char buf[12];
-  if (RAND_bytes(buf, sizeof buf) != 1) return "";
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : buf) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 15]);
   }
   return out;
 }
