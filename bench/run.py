@@ -554,7 +554,8 @@ def main():
         f.write(summary)
     chart(bench.results, f"{args.work}/chart{tag}.png")
     print(summary)
-    log(f"done in {info['elapsed_s']:.0f} s: {args.work}/summary.md, results.json, chart.png")
+    log(f"done in {info['elapsed_s']:.0f} s: {args.work}/summary{tag}.md, results{tag}.json, "
+        f"chart{tag}.png")
     if bench.problems:
         log("VERIFICATION PROBLEMS:\n  " + "\n  ".join(bench.problems))
         return 1
