@@ -202,8 +202,8 @@ std::unique_ptr<Store> FreshStore(const std::string& name) {
 // size; arg 1 = 1 for time-ordered request ids, 0 for random ones.
 void BM_StoreAppendAuditBatch(benchmark::State& state) {
   const Ids ids = state.range(1) ? Ids::kTimeOrdered : Ids::kRandom;
-  auto store = FreshStore("append-" + std::to_string(state.range(0)) + "-" +
-                          std::to_string(state.range(1)));
+  auto store =
+      FreshStore("append-" + std::to_string(state.range(0)) + "-" + std::to_string(state.range(1)));
   const size_t batch = static_cast<size_t>(state.range(0));
   int64_t i = 0;
   std::vector<certgate::store::AuditEvent> events;
