@@ -30,17 +30,21 @@ namespace {
 namespace fs = std::filesystem;
 using certgate::store::Store;
 
-std::string TempDir() {
-  static const std::string dir = [] {
-    std::string tmpl = (fs::temp_directory_path() / "certgate-micro-XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) std::abort();
-    std::atexit([] {
+// A temporary directory for the databases, removed at exit.
+const std::string& TempDir() {
+  struct Dir {
+    std::string path;
+    Dir() {
+      path = (fs::temp_directory_path() / "certgate-micro-XXXXXX").string();
+      if (!mkdtemp(path.data())) std::abort();
+    }
+    ~Dir() {
       std::error_code ec;
-      fs::remove_all(TempDir(), ec);
-    });
-    return tmpl;
-  }();
-  return dir;
+      fs::remove_all(path, ec);
+    }
+  };
+  static const Dir dir;
+  return dir.path;
 }
 
 std::string Fingerprint(int64_t i) {

@@ -352,13 +352,19 @@ def prepare(args):
              f"{w}/cold-{args.cold}.certs", "--filler", str(filler), "--users", "10000"])
         log(f"  built in {time.perf_counter() - t:.1f} s")
     dbs["big"] = big
+    S_size = os.path.getsize(big)
+    log(f"  {big_n} enrolled: database file {S_size / 2**20:.0f} MiB")
     return files, dbs
 
 
-def fresh_db(src, dst):
+def drop_db(path):
     for suffix in ("", "-wal", "-shm"):
-        if os.path.exists(dst + suffix):
-            os.unlink(dst + suffix)
+        if os.path.exists(path + suffix):
+            os.unlink(path + suffix)
+
+
+def fresh_db(src, dst):
+    drop_db(dst)
     os.makedirs(os.path.dirname(dst), exist_ok=True)
     shutil.copyfile(src, dst)
     return dst
@@ -489,6 +495,7 @@ def main():
                         S["cold_big"].append(rec)
             finally:
                 S["audit_big"] = audit_stats(big.stop())
+                drop_db(db)  # a 1.8 GB working copy; the pristine one stays for the next run
 
         if want("tmpfs") and os.path.isdir("/dev/shm"):
             log("database on tmpfs (fsync ~free): what the disk costs; warm set, 1k enrolled")
@@ -513,6 +520,7 @@ def main():
             echo.stop()
         if cg.proc.poll() is None:
             cg.stop()
+        drop_db(cg.db)
 
     if want("micro"):
         log("micro-benchmarks")
