@@ -11,7 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-grpcio python3-protobuf python3-yaml
   nodejs npm
-  nghttp2-client nginx-light curl
+  nghttp2-client nginx-light curl python3-matplotlib
   clang libclang-rt-14-dev
 )
 

@@ -1,11 +1,12 @@
 #include "server/api/authorizer_service.h"
 
-#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 #include <optional>
 
 #include "server/api/grpc_status.h"
+#include "server/api/request_id.h"
+#include "server/authz/audit_event.h"
 #include "server/certs/certificate.h"
 
 namespace certgate::api {
@@ -22,16 +23,10 @@ bool PrintableAscii(const std::string& s) {
   return true;
 }
 
-std::string NewRequestId() {
-  unsigned char buf[12];
-  if (RAND_bytes(buf, sizeof buf) != 1) return "";
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : buf) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 15]);
-  }
-  return out;
+// Looked up once per service, not per request (spdlog::get takes the registry's mutex).
+std::shared_ptr<spdlog::logger> ApiLogger() {
+  std::shared_ptr<spdlog::logger> logger = spdlog::get("api");
+  return logger ? logger : spdlog::default_logger();
 }
 
 void SetTimestamp(int64_t unix_seconds, google::protobuf::Timestamp* ts) {
@@ -159,7 +154,7 @@ void FillResponse(const authz::AuthorizeResult& result, const std::string& reque
   }
 }
 
-std::string PeerCertificateDer(const grpc::ServerContext& context) {
+std::string PeerCertificateDer(const grpc::ServerContextBase& context) {
   const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
   if (!auth) return "";
   // The leaf the TLS handshake verified against tls.client_ca_file, as PEM.
@@ -170,6 +165,9 @@ std::string PeerCertificateDer(const grpc::ServerContext& context) {
   if (!der.ok() || der->empty()) return "";
   return std::move(der->front());
 }
+
+AuthorizerService::AuthorizerService(authz::Authorizer& authorizer, Admission* admission)
+    : authorizer_(authorizer), admission_(admission), log_(ApiLogger()) {}
 
 grpc::Status AuthorizerService::Authorize(grpc::ServerContext* context,
                                           const v1::AuthorizeRequest* request,
@@ -190,8 +188,8 @@ grpc::Status AuthorizerService::Authorize(grpc::ServerContext* context,
   Result<authz::AuthorizeResult> result = authorizer_.Authorize(*input);
   if (!result.ok()) {
     // Could not decide: an error for the caller's failure policy, never an allow.
-    spdlog::get("api")->error("request_id={} caller={} authorize failed: {}", input->request_id,
-                              peer, result.status().ToString());
+    log_->error("request_id={} caller={} authorize failed: {}", input->request_id, peer,
+                result.status().ToString());
     return ToGrpcStatus(result.status());
   }
   // A decision that is not an allow must never carry an identity; an allow must have a user.
@@ -199,10 +197,71 @@ grpc::Status AuthorizerService::Authorize(grpc::ServerContext* context,
     return grpc::Status(grpc::StatusCode::INTERNAL, "allow without a user");
   }
   FillResponse(*result, input->request_id, *response);
-  spdlog::get("api")->debug("request_id={} caller={} decision={} reason={} audit_id={}",
-                            input->request_id, peer, result->decision.allowed ? "ALLOW" : "DENY",
-                            ReasonName(result->decision.reason), result->audit_id);
+  log_->debug("request_id={} caller={} decision={} reason={} audit_id={}", input->request_id, peer,
+              result->decision.allowed ? "ALLOW" : "DENY", ReasonName(result->decision.reason),
+              result->audit_id);
   return grpc::Status::OK;
+}
+
+AuthorizerCallbackService::AuthorizerCallbackService(Deps deps) : deps_(deps), log_(ApiLogger()) {}
+
+grpc::ServerUnaryReactor* AuthorizerCallbackService::Authorize(grpc::CallbackServerContext* context,
+                                                               const v1::AuthorizeRequest* request,
+                                                               v1::AuthorizeResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // The ticket lives until the call is finished (below, or in the audit callback).
+  std::shared_ptr<Admission::Ticket> ticket;
+  if (deps_.admission) {
+    ticket = std::make_shared<Admission::Ticket>(deps_.admission->Enter());
+    if (!ticket->admitted()) {
+      reactor->Finish(ticket->status());
+      return reactor;
+    }
+  }
+  Result<authz::AuthorizeInput> input = InputFromRequest(*request, context->peer());
+  if (!input.ok()) {
+    reactor->Finish(ToGrpcStatus(input.status()));
+    return reactor;
+  }
+  // Only a forwarded credential needs to know who the caller is.
+  const authz::Credential::Kind kind = input->credential.kind;
+  if (kind == authz::Credential::Kind::kHeader || kind == authz::Credential::Kind::kSubjectSerial) {
+    input->caller_certificate_der = PeerCertificateDer(*context);
+  }
+  Result<authz::Decision> decided = deps_.authorizer.Decide(*input);
+  if (!decided.ok()) {
+    // Could not decide: an error for the caller's failure policy, never an allow.
+    log_->error("request_id={} caller={} authorize failed: {}", input->request_id,
+                input->caller_peer, decided.status().ToString());
+    reactor->Finish(ToGrpcStatus(decided.status()));
+    return reactor;
+  }
+  // A decision that is not an allow must never carry an identity; an allow must have a user.
+  if (decided->allowed && !decided->user) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INTERNAL, "allow without a user"));
+    return reactor;
+  }
+  log_->debug("request_id={} caller={} decision={} reason={}", input->request_id,
+              input->caller_peer, decided->allowed ? "ALLOW" : "DENY", ReasonName(decided->reason));
+  store::AuditEvent event = authz::AuthorizeAuditEvent(*input, *decided, deps_.clock.NowMicros());
+  // The response is filled now, on this thread; only the audit id waits for the commit.
+  authz::AuthorizeResult result;
+  result.decision = std::move(*decided);
+  FillResponse(result, input->request_id, *response);
+  deps_.audit.RecordAsync(
+      std::move(event), [this, reactor, response, ticket = std::move(ticket)](Result<int64_t> id) {
+        if (!id.ok()) {
+          // No durable row, no answer: the caller gets the store's error, never the decision.
+          log_->error("request_id={} authorize failed: {}", response->request_id(),
+                      id.status().ToString());
+          response->Clear();
+          reactor->Finish(ToGrpcStatus(id.status()));
+          return;
+        }
+        response->set_audit_id(*id);
+        reactor->Finish(grpc::Status::OK);
+      });
+  return reactor;
 }
 
 }  // namespace certgate::api

@@ -1,12 +1,14 @@
 #include "server/api/ext_authz_service.h"
 
-#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 #include <cctype>
 #include <utility>
 
+#include "server/api/authorizer_service.h"
 #include "server/api/grpc_status.h"
+#include "server/api/request_id.h"
+#include "server/authz/audit_event.h"
 
 namespace certgate::api {
 namespace {
@@ -57,18 +59,6 @@ std::string SanitizeRequestId(const std::string& raw) {
   for (unsigned char c : raw) {
     if (c > 0x20 && c < 0x7f) out.push_back(static_cast<char>(c));
     if (out.size() == kMaxRequestId) break;
-  }
-  return out;
-}
-
-std::string NewRequestId() {
-  unsigned char buf[12];
-  if (RAND_bytes(buf, sizeof buf) != 1) return "";
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : buf) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 15]);
   }
   return out;
 }
@@ -317,6 +307,8 @@ grpc::Status ExtAuthzService::Check(grpc::ServerContext* context,
   }
   const std::string peer = context->peer();
   authz::AuthorizeInput input = InputFromCheckRequest(*request, config_, peer);
+  // Envoy is the forwarder; on an mTLS listener it may be recognised by its certificate.
+  input.caller_certificate_der = PeerCertificateDer(*context);
   Result<authz::AuthorizeResult> result = authorizer_.Authorize(input);
   if (!result.ok()) {
     // Could not decide: a gRPC error, so Envoy's failure policy applies. Never OK.
@@ -333,6 +325,56 @@ grpc::Status ExtAuthzService::Check(grpc::ServerContext* context,
                             input.request_id, peer, result->decision.allowed ? "ALLOW" : "DENY",
                             ReasonName(result->decision.reason), result->audit_id);
   return grpc::Status::OK;
+}
+
+grpc::ServerUnaryReactor* ExtAuthzCallbackService::Check(grpc::CallbackServerContext* context,
+                                                         const envoy_auth::CheckRequest* request,
+                                                         envoy_auth::CheckResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // The ticket lives until the call is finished (below, or in the audit callback).
+  std::shared_ptr<Admission::Ticket> ticket;
+  if (deps_.admission) {
+    ticket = std::make_shared<Admission::Ticket>(deps_.admission->Enter());
+    if (!ticket->admitted()) {
+      reactor->Finish(ticket->status());
+      return reactor;
+    }
+  }
+  authz::AuthorizeInput input = InputFromCheckRequest(*request, config_, context->peer());
+  input.caller_certificate_der = PeerCertificateDer(*context);
+  Result<authz::Decision> decided = deps_.authorizer.Decide(input);
+  if (!decided.ok()) {
+    // Could not decide: a gRPC error, so Envoy's failure policy applies. Never OK.
+    spdlog::get("api")->error("request_id={} caller={} check failed: {}", input.request_id,
+                              input.caller_peer, decided.status().ToString());
+    grpc::Status s = ToGrpcStatus(decided.status());
+    reactor->Finish(s.ok() ? grpc::Status(grpc::StatusCode::INTERNAL, "no decision") : s);
+    return reactor;
+  }
+  if (decided->allowed && !decided->user) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INTERNAL, "allow without a user"));
+    return reactor;
+  }
+  store::AuditEvent event = authz::AuthorizeAuditEvent(input, *decided, deps_.clock.NowMicros());
+  // The response is built now, on this thread; only the audit id waits for the commit.
+  authz::AuthorizeResult result;
+  result.decision = std::move(*decided);
+  FillCheckResponse(result, input.request_id, config_, *response);
+  deps_.audit.RecordAsync(
+      std::move(event), [reactor, response, ticket = std::move(ticket)](Result<int64_t> id) {
+        if (!id.ok()) {
+          // No durable row, no answer: Envoy gets the store's error and applies its failure policy.
+          spdlog::get("api")->error("check failed: {}", id.status().ToString());
+          response->Clear();
+          grpc::Status s = ToGrpcStatus(id.status());
+          reactor->Finish(s.ok() ? grpc::Status(grpc::StatusCode::INTERNAL, "no decision") : s);
+          return;
+        }
+        (*response->mutable_dynamic_metadata()->mutable_fields())["audit_id"].set_string_value(
+            std::to_string(*id));
+        reactor->Finish(grpc::Status::OK);
+      });
+  return reactor;
 }
 
 }  // namespace certgate::api

@@ -12,7 +12,9 @@
 
 #include "envoy/service/auth/v3/external_auth.grpc.pb.h"
 #include "server/api/admission.h"
+#include "server/audit/audit_writer.h"
 #include "server/authz/authorizer.h"
+#include "server/common/clock.h"
 #include "server/config/config.h"
 
 namespace certgate::api {
@@ -59,6 +61,7 @@ std::string JsonString(std::string_view text);
 // trailing space are percent-encoded (%XX, uppercase hex); everything else is unchanged.
 std::string HeaderSafeValue(std::string_view text);
 
+// Sync API (server_api: sync): each call holds a gRPC thread, blocked in the audit commit.
 // Thread-safe; `authorizer` must outlive the service.
 class ExtAuthzService final : public envoy_auth::Authorization::Service {
  public:
@@ -74,6 +77,32 @@ class ExtAuthzService final : public envoy_auth::Authorization::Service {
   authz::Authorizer& authorizer_;
   const config::ExtAuthzConfig config_;
   Admission* admission_;
+};
+
+// Callback API (server_api: callback, the default): decides on gRPC's thread, queues the audit
+// row with AuditWriter::RecordAsync and returns; the audit writer's thread finishes the call once
+// the row is committed (the response's dynamic metadata then gets the audit id), or fails it with
+// the store's error. Same answers as ExtAuthzService. Thread-safe; the dependencies must outlive
+// the service.
+class ExtAuthzCallbackService final : public envoy_auth::Authorization::CallbackService {
+ public:
+  struct Deps {
+    authz::Authorizer& authorizer;
+    audit::AuditWriter& audit;
+    const Clock& clock;
+    // Optional. Gates every call; the ticket is held until the call is finished (row committed).
+    Admission* admission = nullptr;
+  };
+  ExtAuthzCallbackService(Deps deps, config::ExtAuthzConfig config)
+      : deps_(deps), config_(std::move(config)) {}
+
+  grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext* context,
+                                  const envoy_auth::CheckRequest* request,
+                                  envoy_auth::CheckResponse* response) override;
+
+ private:
+  Deps deps_;
+  const config::ExtAuthzConfig config_;
 };
 
 }  // namespace certgate::api

@@ -175,8 +175,14 @@ Result<std::unique_ptr<Server>> Server::Start(const config::Config& config, cons
       authz::Authorizer::Deps{*s->store_, *s->audit_, clock, s->validator_.get()}, authz_opts);
   s->authz_admission_ = std::make_unique<Admission>(config.max_inflight);
   s->admin_admission_ = std::make_unique<Admission>(0);
-  s->authorizer_service_ =
-      std::make_unique<AuthorizerService>(*s->authorizer_, s->authz_admission_.get());
+  if (config.server_api == "sync") {
+    s->authorizer_service_ =
+        std::make_unique<AuthorizerService>(*s->authorizer_, s->authz_admission_.get());
+  } else {
+    s->authorizer_callback_service_ =
+        std::make_unique<AuthorizerCallbackService>(AuthorizerCallbackService::Deps{
+            *s->authorizer_, *s->audit_, clock, s->authz_admission_.get()});
+  }
   AdminService::Deps admin_deps{*s->store_, *s->audit_, clock,   nullptr, 0,
                                 false,      "",         nullptr, nullptr};
   admin_deps.authorizer = s->authorizer_.get();
@@ -184,8 +190,15 @@ Result<std::unique_ptr<Server>> Server::Start(const config::Config& config, cons
   admin_deps.admission = s->admin_admission_.get();
   admin_deps.validator = s->validator_.get();
   s->admin_service_ = std::make_unique<AdminService>(admin_deps);
-  s->ext_authz_service_ = std::make_unique<ExtAuthzService>(*s->authorizer_, config.ext_authz,
-                                                            s->authz_admission_.get());
+  if (config.server_api == "sync") {
+    s->ext_authz_service_ = std::make_unique<ExtAuthzService>(*s->authorizer_, config.ext_authz,
+                                                              s->authz_admission_.get());
+  } else {
+    s->ext_authz_callback_service_ = std::make_unique<ExtAuthzCallbackService>(
+        ExtAuthzCallbackService::Deps{*s->authorizer_, *s->audit_, clock,
+                                      s->authz_admission_.get()},
+        config.ext_authz);
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -194,8 +207,16 @@ Result<std::unique_ptr<Server>> Server::Start(const config::Config& config, cons
   {
     grpc::ServerBuilder b;
     b.AddListeningPort(config.listen, *credentials, &s->port_);
-    b.RegisterService(s->authorizer_service_.get());
-    b.RegisterService(s->ext_authz_service_.get());
+    if (s->authorizer_service_) {
+      b.RegisterService(s->authorizer_service_.get());
+    } else {
+      b.RegisterService(s->authorizer_callback_service_.get());
+    }
+    if (s->ext_authz_service_) {
+      b.RegisterService(s->ext_authz_service_.get());
+    } else {
+      b.RegisterService(s->ext_authz_callback_service_.get());
+    }
     b.SetMaxReceiveMessageSize(1 << 20);
     // The sync server's pollers wake at this interval; it bounds how long shutdown waits.
     b.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::CQ_TIMEOUT_MSEC, 200);
@@ -358,7 +379,16 @@ void Server::Shutdown() {
   if (auth_server_) auth_server_->Shutdown(now);
   admin_stop.join();
   // 4. Flush the audit writer: every answered call already has its row; this drains the rest.
-  if (audit_) audit_->Shutdown();
+  if (audit_) {
+    audit_->Shutdown();
+    // Group commit at work: how many events each transaction carried.
+    const audit::AuditWriterStats st = audit_->Stats();
+    if (st.batches > 0 && !stats_logged_.exchange(true)) {
+      spdlog::get("audit")->info(
+          "audit writer: {} events in {} transactions (mean {:.1f}, max {})", st.events, st.batches,
+          static_cast<double>(st.events) / static_cast<double>(st.batches), st.max_batch);
+    }
+  }
   spdlog::get("api")->info("shutdown complete in {} ms",
                            std::chrono::duration_cast<std::chrono::milliseconds>(
                                std::chrono::steady_clock::now() - start)

@@ -4,6 +4,7 @@
 
 #include <grpcpp/server.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -57,10 +58,12 @@ class Server {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<audit::AuditWriter> audit_;
   std::unique_ptr<authz::Authorizer> authorizer_;
-  std::unique_ptr<Admission> authz_admission_;  // Authorize + Check: bounded, drained
-  std::unique_ptr<Admission> admin_admission_;  // admin listeners: drained only
-  std::unique_ptr<AuthorizerService> authorizer_service_;
-  std::unique_ptr<ExtAuthzService> ext_authz_service_;
+  std::unique_ptr<Admission> authz_admission_;             // Authorize + Check: bounded, drained
+  std::unique_ptr<Admission> admin_admission_;             // admin listeners: drained only
+  std::unique_ptr<AuthorizerService> authorizer_service_;  // server_api: sync
+  std::unique_ptr<AuthorizerCallbackService> authorizer_callback_service_;  // server_api: callback
+  std::unique_ptr<ExtAuthzService> ext_authz_service_;                      // server_api: sync
+  std::unique_ptr<ExtAuthzCallbackService> ext_authz_callback_service_;     // server_api: callback
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<AdminService> admin_tcp_service_;
   std::unique_ptr<grpc::Server> auth_server_;
@@ -77,6 +80,7 @@ class Server {
   bool shut_down_ = false;
   int port_ = 0;
   int admin_tcp_port_ = 0;
+  std::atomic<bool> stats_logged_{false};  // the audit batch summary is logged once
   std::string admin_socket_;
 };
 

@@ -16,8 +16,9 @@ namespace {
 
 const std::set<std::string>& KnownFormats() {
   static const std::set<std::string> kFormats = {
-      "url-pem", "url-pem-aws", "xfcc",  "base64-der", "rfc9440", "traefik", "nginx-legacy",
-      "envoy",   "aws-alb",     "cloudflare", "nginx", "haproxy", "caddy", "gcp", "subject-serial"};
+      "url-pem", "url-pem-aws",  "xfcc",  "base64-der", "rfc9440",
+      "traefik", "nginx-legacy", "envoy", "aws-alb",    "cloudflare",
+      "nginx",   "haproxy",      "caddy", "gcp",        "subject-serial"};
   return kFormats;
 }
 
@@ -26,7 +27,8 @@ Status CheckKeys(const YAML::Node& node, const std::set<std::string>& allowed,
   if (!node.IsMap()) return Status::InvalidArgument(where + " must be a map");
   for (const auto& kv : node) {
     std::string key = kv.first.as<std::string>();
-    if (!allowed.count(key)) return Status::InvalidArgument("unknown config key '" + where + key + "'");
+    if (!allowed.count(key))
+      return Status::InvalidArgument("unknown config key '" + where + key + "'");
   }
   return Status::Ok();
 }
@@ -153,14 +155,13 @@ Result<Config> ParseConfigYaml(const std::string& yaml_text) {
   try {
     YAML::Node root = YAML::Load(yaml_text);
     if (root.IsNull()) return cfg;
-    CERTGATE_RETURN_IF_ERROR(CheckKeys(root,
-                                       {"listen", "admin_socket", "database", "log_level",
-                                        "xfcc_element", "forwarders", "synchronous_full",
-                                        "shutdown_grace_ms", "audit_max_batch", "admin_tcp", "max_inflight",
-                                        "health_check_interval_ms", "database_busy_timeout_ms", "trust", "crl",
-                                        "tls", "validation_cache",
-                                        "ext_authz"},
-                                       ""));
+    CERTGATE_RETURN_IF_ERROR(
+        CheckKeys(root,
+                  {"listen", "admin_socket", "database", "log_level", "xfcc_element", "forwarders",
+                   "synchronous_full", "shutdown_grace_ms", "audit_max_batch", "admin_tcp",
+                   "max_inflight", "health_check_interval_ms", "database_busy_timeout_ms", "trust",
+                   "crl", "tls", "validation_cache", "ext_authz", "server_api"},
+                  ""));
     Read(root, "listen", cfg.listen);
     Read(root, "admin_socket", cfg.admin_socket);
     Read(root, "database", cfg.database);
@@ -172,6 +173,7 @@ Result<Config> ParseConfigYaml(const std::string& yaml_text) {
     Read(root, "max_inflight", cfg.max_inflight);
     Read(root, "health_check_interval_ms", cfg.health_check_interval_ms);
     Read(root, "database_busy_timeout_ms", cfg.database_busy_timeout_ms);
+    Read(root, "server_api", cfg.server_api);
     if (root["admin_tcp"]) {
       const YAML::Node& a = root["admin_tcp"];
       CERTGATE_RETURN_IF_ERROR(
@@ -185,11 +187,11 @@ Result<Config> ParseConfigYaml(const std::string& yaml_text) {
       const YAML::Node& list = root["forwarders"];
       if (!list.IsSequence()) return Status::InvalidArgument("forwarders must be a list");
       for (const auto& item : list) {
-        CERTGATE_RETURN_IF_ERROR(CheckKeys(item,
-                                           {"name", "addresses", "encodings",
-                                            "require_verification", "allow_subject_serial",
-                                            "fingerprints", "subjects", "sans"},
-                                           "forwarders[]."));
+        CERTGATE_RETURN_IF_ERROR(
+            CheckKeys(item,
+                      {"name", "addresses", "encodings", "require_verification",
+                       "allow_subject_serial", "fingerprints", "subjects", "sans"},
+                      "forwarders[]."));
         ForwarderConfig f;
         Read(item, "name", f.name);
         Read(item, "addresses", f.addresses);
@@ -258,10 +260,11 @@ std::optional<std::string> NormalizeFingerprint(const std::string& text) {
 Status Validate(const Config& cfg) {
   if (cfg.listen.empty()) return Status::InvalidArgument("listen must not be empty");
   if (cfg.database.empty()) return Status::InvalidArgument("database must not be empty");
-  static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn",
+  static const std::set<std::string> kLevels = {"trace", "debug",    "info", "warn",
                                                 "error", "critical", "off"};
   if (!kLevels.count(cfg.log_level)) {
-    return Status::InvalidArgument("log_level must be one of trace, debug, info, warn, error, critical, off");
+    return Status::InvalidArgument(
+        "log_level must be one of trace, debug, info, warn, error, critical, off");
   }
   if (cfg.shutdown_grace_ms < 0) return Status::InvalidArgument("shutdown_grace_ms must be >= 0");
   if (cfg.max_inflight < 0) return Status::InvalidArgument("max_inflight must be >= 0");
@@ -279,6 +282,9 @@ Status Validate(const Config& cfg) {
   CERTGATE_RETURN_IF_ERROR(ValidateCrl(cfg.crl));
   if (cfg.audit_max_batch < 1 || cfg.audit_max_batch > 10000) {
     return Status::InvalidArgument("audit_max_batch must be in 1..10000");
+  }
+  if (cfg.server_api != "callback" && cfg.server_api != "sync") {
+    return Status::InvalidArgument("server_api must be callback or sync");
   }
   if (!cfg.admin_tcp.listen.empty() &&
       (cfg.admin_tcp.cert_file.empty() || cfg.admin_tcp.key_file.empty() ||
@@ -326,7 +332,8 @@ Status Validate(const Config& cfg) {
     }
     for (const std::string& e : f.encodings) {
       if (!KnownFormats().count(e)) {
-        return Status::InvalidArgument(where + ".encodings: unknown encoding or preset '" + e + "'");
+        return Status::InvalidArgument(where + ".encodings: unknown encoding or preset '" + e +
+                                       "'");
       }
     }
   }

@@ -141,6 +141,10 @@ struct Config {
   int max_inflight = 256;
   // Audit group commit: events per transaction.
   int audit_max_batch = 256;
+  // gRPC server API of Authorize on the authorization listener: "callback" (handlers never block
+  // gRPC's threads; the audit writer finishes each call after its commit) or "sync" (a thread
+  // per in-flight call, blocked in the audit commit). Chosen by measurement: bench/RESULTS.md.
+  std::string server_api = "callback";
   // Envoy ext_authz backend (`ext_authz: {headers: [...], identity_headers: {...}}`).
   ExtAuthzConfig ext_authz;
   TrustConfig trust;

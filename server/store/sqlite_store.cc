@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <filesystem>
 #include <map>
@@ -105,6 +106,13 @@ Result<std::unique_ptr<Conn>> OpenConn(const SqliteOptions& options) {
   CERTGATE_RETURN_IF_ERROR(db.Exec(
       options.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
       "cannot set synchronous mode"));
+  // PRAGMA arguments cannot be bound; both are integers we produced.
+  CERTGATE_RETURN_IF_ERROR(
+      db.Exec("PRAGMA cache_size = -" + std::to_string(std::max(options.cache_size_kib, 0)),
+              "cannot set cache_size"));
+  CERTGATE_RETURN_IF_ERROR(
+      db.Exec("PRAGMA mmap_size = " + std::to_string(std::max<int64_t>(options.mmap_size, 0)),
+              "cannot set mmap_size"));
   return std::make_unique<Conn>(std::move(db));
 }
 
@@ -277,6 +285,7 @@ Status Migrate(Conn& conn, const SqliteOptions& options, const Clock& clock,
 // --- row mapping ---
 
 #define USER_COLUMNS "id, name, display_name, disabled, created_at"
+#define USER_COLUMNS_U "u.id, u.name, u.display_name, u.disabled, u.created_at"
 #define CERT_COLUMNS                                                                       \
   "id, user_id, fingerprint_sha256, issuer_canonical, subject_canonical, issuer_display, " \
   "subject_display, serial, not_before, not_after, der, spki_sha256, created_at"
@@ -385,7 +394,9 @@ Result<AuditEvent> ReadAuditEvent(const Stmt& st) {
 class SqliteStore final : public Store {
  public:
   SqliteStore(const SqliteOptions& options, const Clock& clock, std::unique_ptr<Conn> first)
-      : clock_(clock), pool_(options, std::move(first)), path_(options.path),
+      : clock_(clock),
+        pool_(options, std::move(first)),
+        path_(options.path),
         read_only_(options.read_only) {
     struct stat st {};
     if (::stat(path_.c_str(), &st) == 0) {
@@ -431,8 +442,8 @@ class SqliteStore final : public Store {
   Status Ping() override;
 
  private:
-  // The user with `sql` (which selects USER_COLUMNS and binds ?1 via `bind`) and its roles, read
-  // in one snapshot.
+  // The user with `sql` (which selects USER_COLUMNS then a role column, one row per role or one
+  // row with a NULL role, and binds ?1 via `bind`) and its roles.
   template <typename Bind>
   Result<std::optional<User>> GetUserWhere(std::string_view sql, Bind bind);
   static Status UserExists(Conn& conn, int64_t user_id);
@@ -505,36 +516,32 @@ Result<User> SqliteStore::CreateUser(const User& user) {
 template <typename Bind>
 Result<std::optional<User>> SqliteStore::GetUserWhere(std::string_view sql, Bind bind) {
   STORE_ASSIGN_OR_RETURN(ConnPool::Lease conn, pool_.Acquire());
-  // One read snapshot for the user row and its roles.
-  STORE_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(conn->db(), Txn::Mode::kDeferred));
-  std::optional<User> user;
-  {
-    STORE_ASSIGN_OR_RETURN(Stmt * st, conn->Prepare(sql));
-    StmtScope s(*st);
-    bind(*s);
-    STORE_ASSIGN_OR_RETURN(bool found, s->Step());
-    if (!found) return user;
-    user = ReadUser(*s);
-  }
-  STORE_ASSIGN_OR_RETURN(
-      Stmt * st, conn->Prepare("SELECT role FROM user_roles WHERE user_id = ?1 ORDER BY role"));
+  // One statement (the user LEFT JOIN its roles, one row per role) is one read snapshot: no
+  // BEGIN/COMMIT round trip on this per-request path.
+  STORE_ASSIGN_OR_RETURN(Stmt * st, conn->Prepare(sql));
   StmtScope s(*st);
-  s->BindInt64(1, user->id);
+  bind(*s);
+  std::optional<User> user;
   while (true) {
     STORE_ASSIGN_OR_RETURN(bool row, s->Step());
     if (!row) break;
-    user->roles.push_back(s->ColumnText(0));
+    if (!user) user = ReadUser(*s);
+    if (!s->ColumnIsNull(5)) user->roles.push_back(s->ColumnText(5));
   }
   return user;
 }
 
 Result<std::optional<User>> SqliteStore::GetUser(int64_t id) {
-  return GetUserWhere("SELECT " USER_COLUMNS " FROM users WHERE id = ?1",
+  return GetUserWhere("SELECT " USER_COLUMNS_U
+                      ", r.role FROM users u LEFT JOIN user_roles r "
+                      "ON r.user_id = u.id WHERE u.id = ?1 ORDER BY r.role",
                       [id](Stmt& st) { st.BindInt64(1, id); });
 }
 
 Result<std::optional<User>> SqliteStore::GetUserByName(const std::string& name) {
-  return GetUserWhere("SELECT " USER_COLUMNS " FROM users WHERE name = ?1",
+  return GetUserWhere("SELECT " USER_COLUMNS_U
+                      ", r.role FROM users u LEFT JOIN user_roles r "
+                      "ON r.user_id = u.id WHERE u.name = ?1 ORDER BY r.role",
                       [&name](Stmt& st) { st.BindText(1, name); });
 }
 

@@ -17,6 +17,12 @@ struct SqliteOptions {
   int busy_timeout_ms = 5000;
   bool synchronous_full = true;  // PRAGMA synchronous=FULL (durable audit) vs NORMAL
   int pool_size = 4;             // reader connections
+  // Per-connection page cache (PRAGMA cache_size, in KiB). SQLite's default (2 MiB) is smaller
+  // than the indexes of a database with many enrolled certificates or audit rows, so each lookup
+  // and each audit insert would re-read pages through read() system calls.
+  int cache_size_kib = 32768;
+  // Bytes of the file read through a memory map instead of read() (PRAGMA mmap_size); 0 = off.
+  int64_t mmap_size = 256 << 20;
   bool apply_migrations = true;  // apply pending migrations at open
   // Open with SQLITE_OPEN_READONLY: reads work, every write fails with kUnavailable. For
   // inspection tools and for tests (file permissions do not stop root). The file must exist and

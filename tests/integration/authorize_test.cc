@@ -181,7 +181,8 @@ class AuthorizeIntegration : public ::testing::Test {
   }
 
   void ExpectRejected(const v1::AuthorizeResponse& r, Rejection::Reason reason) {
-    ASSERT_TRUE(r.has_rejection()) << "expected " << Rejection::Reason_Name(reason) << ", got an identity";
+    ASSERT_TRUE(r.has_rejection())
+        << "expected " << Rejection::Reason_Name(reason) << ", got an identity";
     EXPECT_EQ(r.rejection().reason(), reason)
         << Rejection::Reason_Name(r.rejection().reason()) << ": " << r.rejection().message();
     EXPECT_FALSE(r.rejection().message().empty());
@@ -230,7 +231,8 @@ TEST_F(AuthorizeIntegration, AllowsEveryForwardedEncodingFromATrustedForwarder) 
       {"url-pem", UrlEscape(pem)},
       {"nginx", UrlEscape(pem)},
       {"xfcc", "By=spiffe://proxy;Hash=" + fp + ";Cert=\"" + UrlEscape(pem) +
-                   "\";Subject=\"CN=alice,OU=Engineering,O=certgate tests,C=US\";URI=spiffe://example.org/alice"},
+                   "\";Subject=\"CN=alice,OU=Engineering,O=certgate "
+                   "tests,C=US\";URI=spiffe://example.org/alice"},
       {"envoy", "Hash=" + fp + ";Cert=\"" + UrlEscape(pem) + "\""},
       {"base64-der", Base64(der)},
       {"cloudflare", Base64(der)},
@@ -269,12 +271,15 @@ TEST_F(AuthorizeIntegration, DeniesDisabledUser) {
 
 TEST_F(AuthorizeIntegration, DeniesExpiredAndNotYetValidCertificates) {
   ExpectRejected(Call(DerRequest(ReadTestdata("expired.der"))), Rejection::CERTIFICATE_EXPIRED);
-  ExpectRejected(Call(DerRequest(ReadTestdata("notyet.der"))), Rejection::CERTIFICATE_NOT_YET_VALID);
+  ExpectRejected(Call(DerRequest(ReadTestdata("notyet.der"))),
+                 Rejection::CERTIFICATE_NOT_YET_VALID);
 }
 
 TEST_F(AuthorizeIntegration, DeniesServerAuthOnlyAndCaCertificates) {
-  ExpectRejected(Call(DerRequest(ReadTestdata("serverauth.der"))), Rejection::KEY_USAGE_NOT_ALLOWED);
-  ExpectRejected(Call(DerRequest(ReadTestdata("ca_as_client.der"))), Rejection::KEY_USAGE_NOT_ALLOWED);
+  ExpectRejected(Call(DerRequest(ReadTestdata("serverauth.der"))),
+                 Rejection::KEY_USAGE_NOT_ALLOWED);
+  ExpectRejected(Call(DerRequest(ReadTestdata("ca_as_client.der"))),
+                 Rejection::KEY_USAGE_NOT_ALLOWED);
 }
 
 TEST_F(AuthorizeIntegration, DeniesMalformedCredentials) {
@@ -284,8 +289,10 @@ TEST_F(AuthorizeIntegration, DeniesMalformedCredentials) {
   ExpectRejected(Call(DerRequest(ReadTestdata("crl.der"))), Rejection::CERTIFICATE_MALFORMED);
   ExpectRejected(Call(DerRequest(ReadTestdata("key.der"))), Rejection::CERTIFICATE_MALFORMED);
   ExpectRejected(Call(DerRequest("not a certificate")), Rejection::CERTIFICATE_MALFORMED);
-  ExpectRejected(Call(PemRequest("-----BEGIN CERTIFICATE-----\nAAAA\n")), Rejection::CERTIFICATE_MALFORMED);
-  ExpectRejected(Call(HeaderRequest("Cert=\"unbalanced", "xfcc")), Rejection::CERTIFICATE_MALFORMED);
+  ExpectRejected(Call(PemRequest("-----BEGIN CERTIFICATE-----\nAAAA\n")),
+                 Rejection::CERTIFICATE_MALFORMED);
+  ExpectRejected(Call(HeaderRequest("Cert=\"unbalanced", "xfcc")),
+                 Rejection::CERTIFICATE_MALFORMED);
   ExpectRejected(Call(HeaderRequest("%ZZ", "url-pem")), Rejection::CERTIFICATE_MALFORMED);
   ExpectRejected(Call(HeaderRequest(Base64(ReadTestdata("alice.pem")), "base64-der")),
                  Rejection::CERTIFICATE_MALFORMED);
@@ -316,7 +323,8 @@ TEST_F(AuthorizeIntegration, AllowsSubjectAndSerialFromATrustedForwarderInEveryF
   } cases[] = {
       {"CN=alice,OU=Engineering,O=certgate tests,C=US", serial, ""},
       {"CN=alice,OU=Engineering,O=certgate tests,C=US", colon_upper, issuer},
-      {"/C=US/O=certgate tests/OU=Engineering/CN=alice", serial, "/C=US/O=certgate tests/CN=certgate Test Root CA"},
+      {"/C=US/O=certgate tests/OU=Engineering/CN=alice", serial,
+       "/C=US/O=certgate tests/CN=certgate Test Root CA"},
       {"cn=alice, ou=Engineering,  o=certgate tests, c=US", serial, ""},
       {"CN=\\61lice,OU=Engineering,O=certgate\\20tests,C=US", serial, ""},
   };
@@ -331,16 +339,19 @@ TEST_F(AuthorizeIntegration, AllowsSubjectAndSerialFromATrustedForwarderInEveryF
 
 TEST_F(AuthorizeIntegration, SubjectSerialThatOnlyContainsTheEnrolledNameIsDenied) {
   const std::string serial = Trim(ReadTestdata("alice.serial"));
-  ExpectRejected(Call(SubjectSerialRequest("CN=alice-evil,OU=Engineering,O=certgate tests,C=US", serial)),
-                 Rejection::CERTIFICATE_NOT_ENROLLED);
-  ExpectRejected(Call(SubjectSerialRequest("CN=alice,OU=Engineering,O=certgate tests,C=US,DC=evil", serial)),
-                 Rejection::CERTIFICATE_NOT_ENROLLED);
+  ExpectRejected(
+      Call(SubjectSerialRequest("CN=alice-evil,OU=Engineering,O=certgate tests,C=US", serial)),
+      Rejection::CERTIFICATE_NOT_ENROLLED);
+  ExpectRejected(
+      Call(SubjectSerialRequest("CN=alice,OU=Engineering,O=certgate tests,C=US,DC=evil", serial)),
+      Rejection::CERTIFICATE_NOT_ENROLLED);
   ExpectRejected(Call(SubjectSerialRequest("CN=alice,OU=Engineering,O=certgate tests,C=US", serial,
                                            "CN=Other CA")),
                  Rejection::CERTIFICATE_NOT_ENROLLED);
   ExpectRejected(Call(SubjectSerialRequest("CN=alice,OU=Engineering,O=certgate tests,C=US", "01")),
                  Rejection::CERTIFICATE_NOT_ENROLLED);
-  ExpectRejected(Call(SubjectSerialRequest("CN=alice\\", serial)), Rejection::CERTIFICATE_MALFORMED);
+  ExpectRejected(Call(SubjectSerialRequest("CN=alice\\", serial)),
+                 Rejection::CERTIFICATE_MALFORMED);
   ExpectRejected(Call(SubjectSerialRequest("CN=alice", "xyz")), Rejection::CERTIFICATE_MALFORMED);
 }
 
@@ -378,7 +389,8 @@ TEST(AuthorizeForwarderTrust, ForwardedCredentialsFromAnUnconfiguredCallerAreNot
   std::string err;
   Client client(MakeChannel(o, &err));
   v1::AuthorizeResponse resp;
-  ASSERT_TRUE(client.Authorize(HeaderRequest(Base64(ReadTestdata("alice.der")), "base64-der"), &resp).ok());
+  ASSERT_TRUE(
+      client.Authorize(HeaderRequest(Base64(ReadTestdata("alice.der")), "base64-der"), &resp).ok());
   ASSERT_TRUE(resp.has_rejection());
   EXPECT_EQ(resp.rejection().reason(), Rejection::FORWARDER_NOT_TRUSTED);
   resp.Clear();
@@ -412,8 +424,66 @@ TEST(AuthorizeForwarderTrust, RequiredProxyVerificationMustSaySuccess) {
   EXPECT_EQ(resp.rejection().reason(), Rejection::CERTIFICATE_NOT_ENROLLED);
   // An encoding this forwarder may not use.
   resp.Clear();
-  ASSERT_TRUE(client.Authorize(HeaderRequest(Base64(ReadTestdata("bob.der")), "base64-der"), &resp).ok());
+  ASSERT_TRUE(
+      client.Authorize(HeaderRequest(Base64(ReadTestdata("bob.der")), "base64-der"), &resp).ok());
   EXPECT_EQ(resp.rejection().reason(), Rejection::FORWARDER_NOT_TRUSTED);
+}
+
+// Both gRPC server APIs (server_api: callback, the default, answers from the audit writer's
+// thread after the commit; sync blocks a gRPC thread in the commit): same answers, same rows.
+TEST(AuthorizeServerApi, SyncAndCallbackGiveTheSameAnswersEachWithItsCommittedAuditRow) {
+  for (const std::string api : {"sync", "callback"}) {
+    SCOPED_TRACE("server_api: " + api);
+    testing::ServerProcessOptions opts;
+    opts.extra_yaml = "server_api: " + api + "\n";
+    testing::ServerProcess server(opts);
+    ASSERT_TRUE(server.Start());
+    {  // the channels close before Stop(), which otherwise waits out the shutdown grace
+      ChannelOptions o;
+      std::string err;
+      o.target = server.admin_target();
+      Client admin(MakeChannel(o, &err));
+      o.target = server.target();
+      Client client(MakeChannel(o, &err));
+      {
+        v1::CreateUserRequest req;
+        req.set_name("alice");
+        v1::User resp;
+        auto ctx = admin.NewContext();
+        ASSERT_TRUE(admin.admin().CreateUser(ctx.get(), req, &resp).ok());
+      }
+      {
+        v1::EnrollCertificateRequest req;
+        req.set_user_name("alice");
+        req.set_certificate_der(ReadTestdata("alice.der"));
+        v1::Certificate resp;
+        auto ctx = admin.NewContext();
+        ASSERT_TRUE(admin.admin().EnrollCertificate(ctx.get(), req, &resp).ok());
+      }
+      for (const char* name : {"alice.der", "dave.der"}) {
+        v1::AuthorizeResponse resp;
+        grpc::Status s = client.Authorize(DerRequest(ReadTestdata(name)), &resp);
+        ASSERT_TRUE(s.ok()) << s.error_message();
+        ASSERT_GT(resp.audit_id(), 0);
+        if (std::string(name) == "alice.der") {
+          ASSERT_TRUE(resp.has_identity());
+          EXPECT_EQ(resp.identity().user_name(), "alice");
+        } else {
+          ASSERT_TRUE(resp.has_rejection());
+          EXPECT_EQ(resp.rejection().reason(), Rejection::CERTIFICATE_NOT_ENROLLED);
+        }
+        v1::QueryAuditRequest q;
+        q.set_request_id(resp.request_id());
+        v1::QueryAuditResponse rows;
+        auto ctx = admin.NewContext();
+        ASSERT_TRUE(admin.admin().QueryAudit(ctx.get(), q, &rows).ok());
+        ASSERT_EQ(rows.events_size(), 1);
+        EXPECT_EQ(rows.events(0).id(), resp.audit_id());
+        EXPECT_EQ(rows.events(0).decision(), resp.has_identity() ? "ALLOW" : "DENY");
+      }
+    }
+    EXPECT_EQ(server.Stop(), 0);
+  }
 }
 
 }  // namespace

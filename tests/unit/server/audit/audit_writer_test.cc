@@ -416,6 +416,136 @@ TEST_F(AuditWriterTest, ConcurrentShutdownsAreSafe) {
 
 // Real SQLite with synchronous=FULL: every commit is an fsync, which is what group commit is for.
 // Prints the measured rate; asserts only correctness and that batching happened.
+// RecordAsync: the callback API's path (no caller thread waits for the commit).
+
+// Collects RecordAsync outcomes; thread-safe.
+struct AsyncResults {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<Result<int64_t>> results;
+  std::vector<std::thread::id> threads;
+
+  AuditWriter::Done Callback() {
+    return [this](Result<int64_t> r) {
+      std::lock_guard<std::mutex> lock(mu);
+      results.push_back(std::move(r));
+      threads.push_back(std::this_thread::get_id());
+      cv.notify_all();
+    };
+  }
+  bool WaitFor(size_t n) {
+    std::unique_lock<std::mutex> lock(mu);
+    return cv.wait_for(lock, std::chrono::seconds(10), [&] { return results.size() >= n; });
+  }
+};
+
+TEST_F(AuditWriterTest, RecordAsyncCallsBackOnTheWriterThreadAfterTheCommit) {
+  AuditWriter writer(counting_);
+  AsyncResults got;
+  counting_.HoldAppends();
+  writer.RecordAsync(Event("async-1"), got.Callback());
+  counting_.WaitUntilHeld();
+  {
+    std::lock_guard<std::mutex> lock(got.mu);
+    EXPECT_TRUE(got.results.empty()) << "answered before the commit";
+  }
+  counting_.ReleaseAppends();
+  ASSERT_TRUE(got.WaitFor(1));
+  ASSERT_TRUE(got.results[0].ok()) << got.results[0].status().ToString();
+  EXPECT_NE(got.threads[0], std::this_thread::get_id());
+  std::vector<AuditEvent> rows = AllRows(*memory_);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].id, *got.results[0]);
+  EXPECT_EQ(rows[0].request_id, "async-1");
+}
+
+TEST_F(AuditWriterTest, RecordAsyncAndRecordShareBatchesAndFailuresReachTheCallback) {
+  AuditWriter writer(counting_);
+  AsyncResults got;
+  memory_->FailNextCalls(1, Status::Unavailable("disk full"));  // the first batch fails
+  counting_.HoldAppends();
+  writer.RecordAsync(Event("first"), got.Callback());
+  counting_.WaitUntilHeld();
+  // Let the first batch through only once the second one is fully queued.
+  writer.RecordAsync(Event("a1"), got.Callback());
+  std::vector<Result<int64_t>> blocking(1, Status::Internal("not run"));
+  std::vector<std::thread> threads = RecordInThreads(writer, 0, 1, blocking);
+  writer.RecordAsync(Event("a2"), got.Callback());
+  ASSERT_TRUE(Eventually([&] { return writer.QueueDepth() == 3; }));
+  counting_.ReleaseAppends();
+  for (std::thread& t : threads) t.join();
+  ASSERT_TRUE(got.WaitFor(3));
+
+  EXPECT_EQ(counting_.batch_sizes(), (std::vector<size_t>{1, 3}));
+  ASSERT_FALSE(got.results[0].ok());
+  EXPECT_EQ(got.results[0].status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(got.results[0].status().message(), "disk full");
+  for (size_t i = 1; i < 3; ++i) EXPECT_TRUE(got.results[i].ok()) << i;
+  EXPECT_TRUE(blocking[0].ok()) << blocking[0].status().ToString();
+  EXPECT_EQ(AllRows(*memory_).size(), 3u);
+  AuditWriterStats stats = writer.Stats();
+  EXPECT_EQ(stats.events, 4u);
+  EXPECT_EQ(stats.batches, 2u);
+  EXPECT_EQ(stats.max_batch, 3u);
+}
+
+TEST_F(AuditWriterTest, RecordAsyncRefusalsAreAnsweredOnTheCallersThread) {
+  AuditWriterOptions options;
+  options.max_queue = 1;
+  AuditWriter writer(counting_, options);
+  AsyncResults got;
+
+  AuditEvent invalid = Event("bad");
+  invalid.reason = static_cast<Reason>(999);
+  writer.RecordAsync(invalid, got.Callback());
+  ASSERT_EQ(got.results.size(), 1u) << "an invalid event is refused before RecordAsync returns";
+  EXPECT_EQ(got.results[0].status().code(), StatusCode::kInvalidArgument);
+
+  counting_.HoldAppends();
+  writer.RecordAsync(Event("in flight"), got.Callback());
+  counting_.WaitUntilHeld();
+  writer.RecordAsync(Event("queued"), got.Callback());
+  writer.RecordAsync(Event("one too many"), got.Callback());
+  ASSERT_EQ(got.results.size(), 2u);
+  EXPECT_EQ(got.results[1].status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(got.threads[1], std::this_thread::get_id());
+  counting_.ReleaseAppends();
+  ASSERT_TRUE(got.WaitFor(4));
+
+  writer.Shutdown();
+  writer.RecordAsync(Event("late"), got.Callback());
+  ASSERT_EQ(got.results.size(), 5u);
+  EXPECT_EQ(got.results[4].status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(AllRows(*memory_).size(), 2u);
+}
+
+TEST_F(AuditWriterTest, ACallbackMayRecordAgain) {
+  AuditWriter writer(counting_);
+  AsyncResults got;
+  writer.RecordAsync(Event("outer"), [&](Result<int64_t> r) {
+    ASSERT_TRUE(r.ok());
+    writer.RecordAsync(Event("inner"), got.Callback());  // from the writer thread, no deadlock
+  });
+  ASSERT_TRUE(got.WaitFor(1));
+  EXPECT_TRUE(got.results[0].ok());
+  EXPECT_EQ(AllRows(*memory_).size(), 2u);
+}
+
+TEST_F(AuditWriterTest, ShutdownAnswersEveryQueuedRecordAsync) {
+  AsyncResults got;
+  {
+    AuditWriter writer(counting_);
+    counting_.SetDelay(std::chrono::microseconds(200));
+    for (int i = 0; i < 50; ++i) writer.RecordAsync(Event("e" + std::to_string(i)), got.Callback());
+    writer.Shutdown();
+    std::lock_guard<std::mutex> lock(got.mu);
+    EXPECT_EQ(got.results.size(), 50u)
+        << "every accepted event answered by the time Shutdown returns";
+  }
+  for (const Result<int64_t>& r : got.results) EXPECT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(AllRows(*memory_).size(), 50u);
+}
+
 TEST(AuditWriterSqlite, GroupCommitThroughputWithManyThreads) {
   std::string dir = certgate::testing::MakeTempDir();
   FakeClock clock(1);

@@ -42,6 +42,19 @@ TEST(Config, ForwardersMayNotAssertSubjectAndSerialUnlessAllowed) {
       << "a subject+serial carries no certificate: off unless a forwarder is trusted with it";
 }
 
+TEST(Config, ServerApiIsCallbackByDefaultAndMayBeSync) {
+  auto cfg = ParseConfigYaml("");
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_EQ(cfg->server_api, "callback");
+  cfg = ParseConfigYaml("server_api: sync\n");
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  EXPECT_EQ(cfg->server_api, "sync");
+  EXPECT_TRUE(Validate(*cfg).ok());
+  cfg = ParseConfigYaml("server_api: async\n");
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_NE(Validate(*cfg).message().find("server_api"), std::string::npos);
+}
+
 TEST(Config, RejectsUnknownKeysSoTyposCannotDisableSecurity) {
   EXPECT_FALSE(ParseConfigYaml("forwarder:\n  - name: x\n").ok());
   EXPECT_FALSE(ParseConfigYaml("forwarders:\n  - name: x\n    require_verify: SUCCESS\n").ok());
@@ -154,7 +167,8 @@ TEST(PeerMatching, MatchesGrpcPeerStringsAgainstPatterns) {
 }
 
 TEST(PeerMatching, UnparseablePeersAndPatternsNeverMatch) {
-  for (const char* peer : {"", "ipv4:", "ipv4:999.1.1.1:1", "ipv6:[::1", "tcp:1.2.3.4:5", "ipv4:1.2.3.4x:5"}) {
+  for (const char* peer :
+       {"", "ipv4:", "ipv4:999.1.1.1:1", "ipv6:[::1", "tcp:1.2.3.4:5", "ipv4:1.2.3.4x:5"}) {
     SCOPED_TRACE(peer);
     auto p = net::ParseGrpcPeer(peer);
     EXPECT_FALSE(net::PeerMatches(p, "0.0.0.0/0"));
