@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "server/authz/audit_event.h"
 #include "server/certs/certificate.h"
 #include "server/certs/decoders.h"
 #include "server/certs/dn.h"
@@ -295,6 +296,8 @@ Result<Decision> Authorizer::DecideSubjectSerial(const AuthorizeInput& input, De
   }
   if (d.tracing)
     d.trace.push_back("decode: subject " + subject->ToRfc4514() + ", serial " + *serial);
+  // Every lookup from here on reads one snapshot of the database (one read transaction).
+  const std::unique_ptr<store::ReadScope> snapshot = deps_.store.BeginRead();
   auto found = deps_.store.FindCertificatesBySubjectSerial(subject->Canonical(), *serial);
   if (!found.ok()) return found.status();
   std::vector<store::EnrolledCertificate> matches;
@@ -432,6 +435,9 @@ Result<Decision> Authorizer::Decide(const AuthorizeInput& input) {
           "allows clientAuth");
   }
 
+  // Every lookup from here on reads one snapshot of the database (one read transaction).
+  const std::unique_ptr<store::ReadScope> snapshot = deps_.store.BeginRead();
+
   // Revocation by imported CRLs: the leaf and, when the chain was verified, every certificate
   // below the anchor. (Without anchors the other presented certificates prove nothing.)
   if (v->chain_verified) {
@@ -506,26 +512,7 @@ Result<AuthorizeResult> Authorizer::Authorize(const AuthorizeInput& input) {
   if (!decided.ok()) return decided.status();
 
   // 8. Audit, durably, before answering.
-  store::AuditEvent ev;
-  ev.time = deps_.clock.NowMicros();
-  ev.kind = "authorize";
-  ev.request_id = input.request_id;
-  ev.caller = input.caller_peer;
-  ev.action = input.action;
-  ev.resource = input.resource;
-  ev.decision = decided->allowed ? store::Decision::kAllow : store::Decision::kDeny;
-  ev.reason = decided->reason;
-  ev.message = decided->message;
-  if (decided->certificate) {
-    ev.fingerprint_sha256 = decided->certificate->fingerprint_sha256;
-    ev.subject = decided->certificate->subject;
-    ev.issuer = decided->certificate->issuer;
-    ev.serial = decided->certificate->serial;
-  }
-  if (decided->user) {
-    ev.user_id = decided->user->id;
-    ev.user_name = decided->user->name;
-  }
+  store::AuditEvent ev = AuthorizeAuditEvent(input, *decided, deps_.clock.NowMicros());
   Result<int64_t> id = deps_.audit.Record(std::move(ev));
   if (!id.ok()) return id.status();
 

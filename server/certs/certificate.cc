@@ -271,6 +271,7 @@ Result<std::vector<std::string>> SplitPemCertificates(std::string_view pem) {
     const size_t end = pem.find(end_line, pos);
     if (end == std::string_view::npos) return Status::InvalidArgument("PEM: missing END line");
     std::string body;
+    body.reserve(end - pos);
     for (char c : pem.substr(pos, end - pos)) {
       if (is_space(c)) continue;
       const bool b64 = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||

@@ -143,7 +143,11 @@ Result<std::vector<XfccElement>> ParseXfcc(std::string_view s) {
           closed = true;
           break;
         } else {
-          pair.value.push_back(s[i++]);
+          // Copy the run up to the next quote or backslash at once.
+          size_t end = s.find_first_of("\\\"", i);
+          if (end == std::string_view::npos) end = s.size();
+          pair.value.append(s.substr(i, end - i));
+          i = end;
         }
       }
       if (!closed) return Status::InvalidArgument("XFCC: unbalanced quote");
@@ -575,7 +579,11 @@ std::optional<std::string> PercentDecode(std::string_view in) {
   out.reserve(in.size());
   for (size_t i = 0; i < in.size(); ++i) {
     if (in[i] != '%') {
-      out.push_back(in[i]);  // '+' stays '+': this is not form encoding
+      // Copy the run up to the next escape at once ('+' stays '+': this is not form encoding).
+      size_t end = in.find('%', i);
+      if (end == std::string_view::npos) end = in.size();
+      out.append(in.substr(i, end - i));
+      i = end - 1;
       continue;
     }
     if (in.size() - i < 3) return std::nullopt;
@@ -597,20 +605,33 @@ std::optional<std::string> Base64Decode(std::string_view in, bool require_paddin
   if (rem == 1) return std::nullopt;
   if (pad > 0 ? (data.size() + pad) % 4 != 0 : (require_padding && rem != 0)) return std::nullopt;
 
-  std::string out;
-  out.reserve(data.size() / 4 * 3 + 2);
+  // Exactly data.size() * 6 / 8 bytes come out; written in place, four characters at a time.
+  std::string out(data.size() * 6 / 8, '\0');
+  size_t o = 0;
+  size_t i = 0;
+  for (; i + 4 <= data.size(); i += 4) {
+    const int a = Base64Value(data[i]), b = Base64Value(data[i + 1]);
+    const int c = Base64Value(data[i + 2]), d = Base64Value(data[i + 3]);
+    if ((a | b | c | d) < 0) return std::nullopt;
+    const uint32_t v = static_cast<uint32_t>(a) << 18 | static_cast<uint32_t>(b) << 12 |
+                       static_cast<uint32_t>(c) << 6 | static_cast<uint32_t>(d);
+    out[o++] = static_cast<char>(v >> 16);
+    out[o++] = static_cast<char>((v >> 8) & 0xff);
+    out[o++] = static_cast<char>(v & 0xff);
+  }
   uint32_t acc = 0;
   int bits = 0;
-  for (char c : data) {
-    const int v = Base64Value(c);
+  for (; i < data.size(); ++i) {
+    const int v = Base64Value(data[i]);
     if (v < 0) return std::nullopt;
     acc = (acc << 6) | static_cast<uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+      out[o++] = static_cast<char>((acc >> bits) & 0xff);
     }
   }
+  out.resize(o);
   // Canonical encodings leave the unused low bits of the last character zero.
   if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
   return out;

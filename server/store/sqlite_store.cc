@@ -119,22 +119,30 @@ Result<std::unique_ptr<Conn>> OpenConn(const SqliteOptions& options) {
 // Hands out connections, opening new ones lazily up to pool_size. Thread-safe.
 class ConnPool {
  public:
-  // Returns its connection to the pool on destruction. Move-only.
+  // Returns its connection to the pool on destruction (unless it is a read scope's pinned
+  // connection, which the scope returns). Move-only.
   class Lease {
    public:
     Lease(ConnPool* pool, std::unique_ptr<Conn> conn) : pool_(pool), conn_(std::move(conn)) {}
+    explicit Lease(Conn* pinned) : pool_(nullptr), pinned_(pinned) {}
     Lease(Lease&& other) noexcept = default;
     Lease& operator=(Lease&&) = delete;
     ~Lease() {
       if (conn_) pool_->Release(std::move(conn_));
     }
-    Conn& operator*() { return *conn_; }
-    Conn* operator->() { return conn_.get(); }
+    Conn& operator*() { return conn_ ? *conn_ : *pinned_; }
+    Conn* operator->() { return conn_ ? conn_.get() : pinned_; }
 
    private:
     ConnPool* pool_;
     std::unique_ptr<Conn> conn_;
+    Conn* pinned_ = nullptr;
   };
+
+  // The connection a read scope pinned on this thread for this pool, or nullptr.
+  Conn* Pinned() const { return tls_pin_.pool == this ? tls_pin_.conn : nullptr; }
+  void Pin(Conn* conn) { tls_pin_ = {this, conn}; }
+  void Unpin() { tls_pin_ = {nullptr, nullptr}; }
 
   ConnPool(SqliteOptions options, std::unique_ptr<Conn> first)
       : options_(std::move(options)), open_(1) {
@@ -143,6 +151,7 @@ class ConnPool {
 
   // Blocks while every connection is in use. Unavailable if a new connection cannot be opened.
   Result<Lease> Acquire() {
+    if (Conn* pinned = Pinned()) return Lease(pinned);
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [&] { return !free_.empty() || open_ < options_.pool_size; });
     if (!free_.empty()) {
@@ -171,11 +180,52 @@ class ConnPool {
 
   const SqliteOptions options_;
 
+  struct PinSlot {
+    const ConnPool* pool = nullptr;
+    Conn* conn = nullptr;
+  };
+  static thread_local PinSlot tls_pin_;
+
   std::mutex mu_;
   std::condition_variable cv_;  // signalled when a connection is returned or a slot frees up
   // Guarded by mu_:
   std::vector<std::unique_ptr<Conn>> free_;  // idle connections
   int open_;                                 // connections that exist (idle + leased)
+};
+
+thread_local ConnPool::PinSlot ConnPool::tls_pin_;
+
+// A read transaction on one pooled connection, pinned to this thread so that the store's
+// lookups use it (see Store::BeginRead).
+class SqliteReadScope final : public ReadScope {
+ public:
+  SqliteReadScope(ConnPool& pool, ConnPool::Lease lease) : pool_(pool), lease_(std::move(lease)) {
+    Result<Stmt*> begin = lease_->Prepare("BEGIN");
+    if (!begin.ok()) return;
+    StmtScope s(**begin);
+    if (!s->Run().ok()) return;
+    open_ = true;
+    pool_.Pin(&*lease_);
+  }
+  ~SqliteReadScope() override {
+    if (!open_) return;
+    pool_.Unpin();
+    // A read transaction has nothing to lose: COMMIT just ends it (ROLLBACK if that fails).
+    Result<Stmt*> commit = lease_->Prepare("COMMIT");
+    bool ended = false;
+    if (commit.ok()) {
+      StmtScope s(**commit);
+      ended = s->Run().ok();
+    }
+    if (!ended && sqlite3_get_autocommit(lease_->db()) == 0) {
+      sqlite3_exec(lease_->db(), "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+  }
+
+ private:
+  ConnPool& pool_;
+  ConnPool::Lease lease_;
+  bool open_ = false;
 };
 
 // --- schema migrations ---
@@ -440,6 +490,13 @@ class SqliteStore final : public Store {
   Result<std::vector<AuditEvent>> QueryAudit(const AuditQuery& query) override;
 
   Status Ping() override;
+
+  std::unique_ptr<ReadScope> BeginRead() override {
+    if (pool_.Pinned() != nullptr) return nullptr;  // already inside a scope on this thread
+    Result<ConnPool::Lease> lease = pool_.Acquire();
+    if (!lease.ok()) return nullptr;  // each lookup then reports the error itself
+    return std::make_unique<SqliteReadScope>(pool_, std::move(lease).value());
+  }
 
  private:
   // The user with `sql` (which selects USER_COLUMNS then a role column, one row per role or one

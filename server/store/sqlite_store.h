@@ -22,7 +22,7 @@ struct SqliteOptions {
   // and each audit insert would re-read pages through read() system calls.
   int cache_size_kib = 32768;
   // Bytes of the file read through a memory map instead of read() (PRAGMA mmap_size); 0 = off.
-  int64_t mmap_size = 256 << 20;
+  int64_t mmap_size = 0;
   bool apply_migrations = true;  // apply pending migrations at open
   // Open with SQLITE_OPEN_READONLY: reads work, every write fails with kUnavailable. For
   // inspection tools and for tests (file permissions do not stop root). The file must exist and

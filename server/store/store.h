@@ -134,9 +134,23 @@ struct AuditQuery {
   int limit = 100;                   // clamped to [1, 1000]
 };
 
+// Held while a caller makes several lookups that belong together (one authorization decision):
+// they then read one consistent snapshot, and the backend pays for one read transaction instead
+// of one per lookup. Only lookups from the thread that opened the scope are covered; writes must
+// not be made inside it. Destroying it ends the snapshot.
+class ReadScope {
+ public:
+  virtual ~ReadScope() = default;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
+
+  // Opens a read snapshot for this thread's following lookups (see ReadScope). May return
+  // nullptr when the backend has nothing to gain (every lookup is then its own snapshot); a
+  // scope opened while one is already open on this thread is a no-op.
+  virtual std::unique_ptr<ReadScope> BeginRead() { return nullptr; }
 
   // --- users ---
   // Assigns id/created_at (roles are stored sorted and de-duplicated) and returns the stored user.
@@ -218,7 +232,8 @@ class Store {
   // Health probe of the backing database: it is still the one that was opened (not deleted or
   // replaced), it can be read, and (unless opened read-only) a tiny write commits durably — so
   // a full disk or a read-only file system shows up here, not only in the next audit commit.
-  // Unavailable on any failure. A few hundred microseconds; call it from a monitor, not per request.
+  // Unavailable on any failure. A few hundred microseconds; call it from a monitor, not per
+  // request.
   virtual Status Ping() = 0;
 };
 
