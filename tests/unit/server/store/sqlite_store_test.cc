@@ -328,6 +328,72 @@ TEST_F(SqliteStoreTest, WritesThroughARawConnectionAreVisibleImmediately) {
   EXPECT_EQ((*r)->reason, RevocationReason::kKeyCompromise);
 }
 
+TEST_F(SqliteStoreTest, ReadScopeGivesTheThreadOneSnapshotUntilItEnds) {
+  std::unique_ptr<Store> server = Open();
+  std::unique_ptr<Store> cli = Open();
+  ASSERT_TRUE(server && cli);
+  User u;
+  u.name = "alice";
+  Result<User> alice = cli->CreateUser(u);
+  ASSERT_TRUE(alice.ok());
+  {
+    std::unique_ptr<ReadScope> scope = server->BeginRead();
+    ASSERT_NE(scope, nullptr);
+    EXPECT_EQ(server->BeginRead(), nullptr) << "a nested scope is a no-op";
+    // The snapshot starts with the first lookup.
+    ASSERT_FALSE(server->GetUser(alice->id).value()->disabled);
+    ASSERT_FALSE(server->FindRevocation("", "cn=ca", "01").value().has_value());
+    // Another connection commits while the scope is open (it is not blocked by it).
+    ASSERT_TRUE(cli->SetUserDisabled(alice->id, true).ok());
+    Revocation r;
+    r.issuer_canonical = "cn=ca";
+    r.serial = "01";
+    r.reason = RevocationReason::kKeyCompromise;
+    r.source = "admin";
+    ASSERT_TRUE(cli->AddRevocation(r).ok());
+    // Inside the scope: still the snapshot, for every lookup.
+    EXPECT_FALSE(server->GetUser(alice->id).value()->disabled);
+    EXPECT_FALSE(server->FindRevocation("", "cn=ca", "01").value().has_value());
+    // Another thread of the same store is not in the scope: it sees the commit.
+    std::thread other([&] {
+      EXPECT_TRUE(server->GetUser(alice->id).value()->disabled);
+      EXPECT_TRUE(server->FindRevocation("", "cn=ca", "01").value().has_value());
+    });
+    other.join();
+  }
+  // After the scope: the latest data again.
+  EXPECT_TRUE(server->GetUser(alice->id).value()->disabled);
+  EXPECT_TRUE(server->FindRevocation("", "cn=ca", "01").value().has_value());
+  // And writes work on this thread (the scope's connection went back to the pool, idle).
+  EXPECT_TRUE(server->SetUserDisabled(alice->id, false).ok());
+  EXPECT_FALSE(server->GetUser(alice->id).value()->disabled);
+}
+
+TEST_F(SqliteStoreTest, ReadScopesOnManyThreadsDoNotExhaustThePool) {
+  SqliteOptions o = Options();
+  o.pool_size = 2;
+  std::unique_ptr<Store> store = Open(o);
+  ASSERT_TRUE(store);
+  User u;
+  u.name = "bob";
+  Result<User> bob = store->CreateUser(u);
+  ASSERT_TRUE(bob.ok());
+  std::atomic<int> errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 200; ++i) {
+        std::unique_ptr<ReadScope> scope = store->BeginRead();
+        Result<std::optional<User>> got = store->GetUser(bob->id);
+        if (!got.ok() || !got->has_value()) ++errors;
+        if (!store->FindRevocation("", "cn=ca", "02").ok()) ++errors;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(errors.load(), 0);
+}
+
 TEST_F(SqliteStoreTest, ConcurrentReadersAndWritersSeeNoErrors) {
   SqliteOptions o = Options();
   o.pool_size = 3;  // fewer connections than threads: callers also queue for the pool
