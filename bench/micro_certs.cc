@@ -5,22 +5,27 @@
 
 #include <cctype>
 #include <cstring>
+#include <ctime>
+#include <memory>
+#include <mutex>
 #include <string>
 
 #include "bench/bench_pki.h"
 #include "server/certs/certificate.h"
 #include "server/certs/decoders.h"
 #include "server/certs/dn.h"
+#include "server/certs/validator.h"
 
 namespace {
 
 using certgate::certs::Encoding;
 
 struct Fixture {
-  std::string der, pem, b64;
+  std::string der, pem, b64, ca_der;
   Fixture() {
     std::string ca_cert, ca_key;
     certgate::bench::MakeCa(&ca_cert, &ca_key);
+    ca_der = certgate::certs::SplitPemCertificates(ca_cert).value().front();
     der = certgate::bench::MintCertificates(ca_cert, ca_key, 1000042, 1, "warm").front();
     pem = certgate::bench::DerToPem(der);
     b64 = certgate::certs::Base64Encode(der);
@@ -118,6 +123,42 @@ void BM_ParseCertificate(benchmark::State& state) {
 }
 BENCHMARK(BM_ParseCertificate)->UseRealTime();
 BENCHMARK(BM_ParseCertificate)->Threads(2)->UseRealTime();
+
+// The validation cache (server/certs/validator.h): a hit is what a warm request pays (SHA-256 of
+// the DER, a shard lookup); a miss (cache off) is what a new certificate pays: the parse, plus
+// chain verification to the CA when anchored. Threads(2): does the cache scale across cores?
+std::shared_ptr<const certgate::certs::TrustStore> Trust(bool anchored) {
+  if (!anchored) return certgate::certs::TrustStore::Empty();
+  auto trust = certgate::certs::TrustStore::FromDer({F().ca_der}, {});
+  if (!trust.ok()) std::abort();
+  return *trust;
+}
+
+void BM_Validate(benchmark::State& state, bool anchored, bool cached) {
+  static std::mutex mu;
+  static std::unique_ptr<certgate::certs::Validator> validator;
+  if (state.thread_index() == 0) {
+    std::lock_guard<std::mutex> lock(mu);
+    certgate::certs::ValidatorOptions options;
+    options.cache_max_entries = cached ? 10000 : 0;
+    validator = std::make_unique<certgate::certs::Validator>(Trust(anchored), options);
+  }
+  const std::vector<std::string> chain{F().der};
+  const int64_t now = std::time(nullptr);
+  for (auto _ : state) {
+    auto v = validator->Validate(chain, now);
+    if (v->outcome != certgate::certs::Validation::Outcome::kOk) {
+      state.SkipWithError("validation failed");
+      break;
+    }
+    benchmark::DoNotOptimize(v);
+  }
+}
+BENCHMARK_CAPTURE(BM_Validate, hit_fingerprint_only, false, true)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Validate, hit_anchored, true, true)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Validate, hit_anchored, true, true)->Threads(2)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Validate, miss_fingerprint_only, false, false)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Validate, miss_anchored, true, false)->UseRealTime();
 
 void BM_Sha256Hex(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(certgate::certs::Sha256Hex(F().der));
