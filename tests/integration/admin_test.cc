@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "certgate/client.h"
+#include "tests/support/encoding.h"
 #include "tests/support/server_process.h"
 #include "tests/support/testdata.h"
 
@@ -22,18 +23,15 @@ using testing::Env;
 using testing::ReadTestdata;
 using testing::RunCommand;
 using testing::TestdataPath;
-
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
-}
+using testing::TrimTrailing;
 
 template <typename Msg>
 Msg ParseJson(const std::string& json) {
   Msg m;
   auto st = google::protobuf::util::JsonStringToMessage(json, &m);
   EXPECT_TRUE(st.ok()) << "CLI JSON does not parse as " << Msg::descriptor()->full_name() << ": "
-                       << st.ToString() << "\n" << json;
+                       << st.ToString() << "\n"
+                       << json;
   return m;
 }
 
@@ -62,8 +60,8 @@ class AdminCli : public ::testing::Test {
 };
 
 TEST_F(AdminCli, UserLifecycleWithJsonOutput) {
-  CommandResult r = Cli({"-o", "json", "user", "create", "alice", "--display-name", "Alice A.",
-                         "--role", "admin"});
+  CommandResult r = Cli(
+      {"-o", "json", "user", "create", "alice", "--display-name", "Alice A.", "--role", "admin"});
   MustSucceed(r);
   v1::User u = ParseJson<v1::User>(r.out);
   EXPECT_EQ(u.name(), "alice");
@@ -85,7 +83,8 @@ TEST_F(AdminCli, UserLifecycleWithJsonOutput) {
   r = Cli({"-o", "json", "user", "enable", "bob"});
   EXPECT_FALSE(ParseJson<v1::User>(r.out).disabled());
 
-  r = Cli({"-o", "json", "user", "roles", "bob", "--role", "ops", "--role", "admin", "--role", "ops"});
+  r = Cli(
+      {"-o", "json", "user", "roles", "bob", "--role", "ops", "--role", "admin", "--role", "ops"});
   MustSucceed(r);
   v1::User bob = ParseJson<v1::User>(r.out);
   ASSERT_EQ(bob.roles_size(), 2) << "sorted and de-duplicated";
@@ -117,8 +116,8 @@ TEST_F(AdminCli, EnrollmentRefusalsAndForce) {
     int exit_code;
     bool forcible;
   } cases[] = {
-      {"bob", "alice.pem", "already enrolled", 1, false},   // for anyone
-      {"alice", "alice.der", "already enrolled", 1, false}, // same cert in another form
+      {"bob", "alice.pem", "already enrolled", 1, false},    // for anyone
+      {"alice", "alice.der", "already enrolled", 1, false},  // same cert in another form
       {"bob", "expired.pem", "expired", 1, true},
       {"bob", "serverauth.pem", "clientAuth", 1, true},
       {"bob", "rsa1024.pem", "2048", 1, true},
@@ -133,10 +132,12 @@ TEST_F(AdminCli, EnrollmentRefusalsAndForce) {
     EXPECT_NE(r.err.find(c.expect), std::string::npos) << r.err;
     if (c.forcible) {
       EXPECT_NE(r.err.find("--force"), std::string::npos) << r.err;
-      CommandResult forced = Cli({"cert", "enroll", "--force", "--user", c.user, TestdataPath(c.file)});
+      CommandResult forced =
+          Cli({"cert", "enroll", "--force", "--user", c.user, TestdataPath(c.file)});
       EXPECT_EQ(forced.exit_code, 0) << forced.err;
     } else {
-      CommandResult forced = Cli({"cert", "enroll", "--force", "--user", c.user, TestdataPath(c.file)});
+      CommandResult forced =
+          Cli({"cert", "enroll", "--force", "--user", c.user, TestdataPath(c.file)});
       EXPECT_NE(forced.exit_code, 0) << "--force must not override this refusal";
     }
   }
@@ -144,26 +145,29 @@ TEST_F(AdminCli, EnrollmentRefusalsAndForce) {
   MustSucceed(Cli({"user", "create", "carol"}));
   // Enrollment by subject+serial+issuer without the certificate.
   CommandResult r = Cli({"-o", "json", "cert", "enroll", "--user", "carol", "--subject",
-                         Trim(ReadTestdata("carol.subject")), "--serial",
-                         Trim(ReadTestdata("carol.serial")), "--issuer",
-                         Trim(ReadTestdata("carol.issuer"))});
+                         TrimTrailing(ReadTestdata("carol.subject")), "--serial",
+                         TrimTrailing(ReadTestdata("carol.serial")), "--issuer",
+                         TrimTrailing(ReadTestdata("carol.issuer"))});
   MustSucceed(r);
   v1::Certificate c = ParseJson<v1::Certificate>(r.out);
   EXPECT_EQ(c.fingerprint_sha256(), "");
-  EXPECT_EQ(c.serial(), Trim(ReadTestdata("carol.serial")));
+  EXPECT_EQ(c.serial(), TrimTrailing(ReadTestdata("carol.serial")));
   EXPECT_EQ(c.status(), "active");
   // Without the issuer it is refused (usage error from the server: invalid argument).
-  EXPECT_EQ(Cli({"cert", "enroll", "--user", "carol", "--subject", "CN=x", "--serial", "01"}).exit_code, 2);
+  EXPECT_EQ(
+      Cli({"cert", "enroll", "--user", "carol", "--subject", "CN=x", "--serial", "01"}).exit_code,
+      2);
 }
 
 TEST_F(AdminCli, CertificateListGetRevokeAndHold) {
   MustSucceed(Cli({"user", "create", "alice"}));
   MustSucceed(Cli({"user", "create", "erin"}));
   MustSucceed(Cli({"cert", "enroll", "--user", "alice", TestdataPath("alice.pem")}));
-  MustSucceed(Cli({"cert", "enroll", "--user", "alice", TestdataPath("leaf_via_intermediate.pem")}));
+  MustSucceed(
+      Cli({"cert", "enroll", "--user", "alice", TestdataPath("leaf_via_intermediate.pem")}));
   MustSucceed(Cli({"cert", "enroll", "--user", "erin", TestdataPath("erin.pem")}));
   MustSucceed(Cli({"cert", "enroll", "--user", "erin", TestdataPath("dave.pem")}));
-  const std::string alice_fp = Trim(ReadTestdata("alice.fingerprint"));
+  const std::string alice_fp = TrimTrailing(ReadTestdata("alice.fingerprint"));
 
   CommandResult r = Cli({"-o", "json", "cert", "list", "--user", "alice"});
   MustSucceed(r);
@@ -172,7 +176,7 @@ TEST_F(AdminCli, CertificateListGetRevokeAndHold) {
   MustSucceed(r);
   v1::Certificate got = ParseJson<v1::Certificate>(r.out);
   EXPECT_EQ(got.user_name(), "alice");
-  EXPECT_EQ(got.spki_sha256(), Trim(ReadTestdata("alice.spki_sha256")));
+  EXPECT_EQ(got.spki_sha256(), TrimTrailing(ReadTestdata("alice.spki_sha256")));
   EXPECT_EQ(Cli({"cert", "get", "--fingerprint", std::string(64, 'a')}).exit_code, 1);
 
   // Hold, then release: allowed again. A permanent revocation cannot be released.
@@ -185,9 +189,9 @@ TEST_F(AdminCli, CertificateListGetRevokeAndHold) {
   EXPECT_EQ(Cli({"cert", "release-hold", "--fingerprint", alice_fp}).exit_code, 1) << "not on hold";
 
   // Revoke by issuer + serial (the serial in colon form), with a reason and time.
-  std::string serial = Trim(ReadTestdata("alice.serial"));
-  r = Cli({"-o", "json", "cert", "revoke", "--issuer", Trim(ReadTestdata("alice.issuer")), "--serial",
-           serial, "--reason", "1", "--time", "2h"});
+  std::string serial = TrimTrailing(ReadTestdata("alice.serial"));
+  r = Cli({"-o", "json", "cert", "revoke", "--issuer", TrimTrailing(ReadTestdata("alice.issuer")),
+           "--serial", serial, "--reason", "1", "--time", "2h"});
   MustSucceed(r);
   v1::RevokeCertificateResponse rev = ParseJson<v1::RevokeCertificateResponse>(r.out);
   EXPECT_EQ(rev.certificate().status(), "revoked");
@@ -195,7 +199,8 @@ TEST_F(AdminCli, CertificateListGetRevokeAndHold) {
   EXPECT_NEAR(rev.certificate().revoked_at().seconds(), time(nullptr) - 7200, 60);
   EXPECT_EQ(Cli({"cert", "release-hold", "--fingerprint", alice_fp}).exit_code, 1);
   // Same serial, wrong issuer: not found — never revoked by serial alone.
-  EXPECT_EQ(Cli({"cert", "revoke", "--issuer", "CN=Someone Else", "--serial", serial}).exit_code, 1);
+  EXPECT_EQ(Cli({"cert", "revoke", "--issuer", "CN=Someone Else", "--serial", serial}).exit_code,
+            1);
 
   // Every certificate of a user.
   r = Cli({"-o", "json", "cert", "revoke", "--user", "erin", "--reason", "3"});
@@ -311,7 +316,8 @@ TEST_F(AdminCli, DirectDatabaseWritesTakeEffectForTheNextRequest) {
   ASSERT_EQ(Authorize(TestdataPath("dave.pem")).exit_code, 0);
 
   // Another process writes to the database while the server runs.
-  MustSucceed(Db({"cert", "revoke", "--fingerprint", Trim(ReadTestdata("alice.fingerprint"))}));
+  MustSucceed(
+      Db({"cert", "revoke", "--fingerprint", TrimTrailing(ReadTestdata("alice.fingerprint"))}));
   CommandResult r = Authorize(TestdataPath("alice.pem"));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("CERTIFICATE_REVOKED"), std::string::npos) << r.out;
@@ -366,16 +372,18 @@ TEST(AdminListeners, AuthorizationListenerNeverServesAdminCalls) {
   Client c(MakeChannel(o, &err));
   v1::ListUsersResponse resp;
   auto ctx = c.NewContext();
-  EXPECT_EQ(c.admin().ListUsers(ctx.get(), {}, &resp).error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(c.admin().ListUsers(ctx.get(), {}, &resp).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
 }
 
 class TcpAdmin : public ::testing::Test {
  protected:
   void SetUp() override {
     testing::ServerProcessOptions o;
-    o.extra_yaml = "admin_tcp:\n  listen: 127.0.0.1:0\n  cert_file: " + TestdataPath("admin_server.pem") +
-                   "\n  key_file: " + TestdataPath("admin_server.key") +
-                   "\n  client_ca_file: " + TestdataPath("ca.pem") + "\n";
+    o.extra_yaml =
+        "admin_tcp:\n  listen: 127.0.0.1:0\n  cert_file: " + TestdataPath("admin_server.pem") +
+        "\n  key_file: " + TestdataPath("admin_server.key") +
+        "\n  client_ca_file: " + TestdataPath("ca.pem") + "\n";
     server_ = std::make_unique<testing::ServerProcess>(o);
     ASSERT_TRUE(server_->Start());
     ASSERT_GT(server_->admin_tcp_port(), 0);
@@ -441,18 +449,23 @@ TEST_F(TcpAdmin, RefusesPlaintextUntrustedAndNonAdminClientsAndAcceptsAnAdmin) {
                   "audit", "list", "--action", "user.create", "--limit", "1"});
   rows = ParseJson<v1::QueryAuditResponse>(r.out);
   ASSERT_EQ(rows.events_size(), 1);
-  EXPECT_NE(rows.events(0).caller().find("admin=alice"), std::string::npos) << rows.events(0).caller();
+  EXPECT_NE(rows.events(0).caller().find("admin=alice"), std::string::npos)
+      << rows.events(0).caller();
 }
 
 TEST_F(TcpAdmin, DisabledOrRevokedAdminIsRefused) {
   std::string cli = Env("CERTGATE_CLI_BIN");
   ASSERT_TRUE(ListUsersAs("alice").ok());
-  ASSERT_EQ(RunCommand({cli, "--server", server_->admin_target(), "user", "disable", "alice"}).exit_code, 0);
+  ASSERT_EQ(
+      RunCommand({cli, "--server", server_->admin_target(), "user", "disable", "alice"}).exit_code,
+      0);
   EXPECT_EQ(ListUsersAs("alice").error_code(), grpc::StatusCode::PERMISSION_DENIED);
-  ASSERT_EQ(RunCommand({cli, "--server", server_->admin_target(), "user", "enable", "alice"}).exit_code, 0);
+  ASSERT_EQ(
+      RunCommand({cli, "--server", server_->admin_target(), "user", "enable", "alice"}).exit_code,
+      0);
   ASSERT_TRUE(ListUsersAs("alice").ok());
   ASSERT_EQ(RunCommand({cli, "--server", server_->admin_target(), "cert", "revoke", "--fingerprint",
-                        Trim(ReadTestdata("alice.fingerprint"))})
+                        TrimTrailing(ReadTestdata("alice.fingerprint"))})
                 .exit_code,
             0);
   EXPECT_EQ(ListUsersAs("alice").error_code(), grpc::StatusCode::PERMISSION_DENIED);

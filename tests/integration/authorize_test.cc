@@ -6,59 +6,18 @@
 #include <memory>
 
 #include "certgate/client.h"
+#include "tests/support/encoding.h"
 #include "tests/support/server_process.h"
 #include "tests/support/testdata.h"
 
 namespace certgate {
 namespace {
 
+using testing::Base64;
 using testing::ReadTestdata;
+using testing::TrimTrailing;
+using testing::UrlEscape;
 using v1::Rejection;
-
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-// nginx-style escaping: everything but A-Z a-z 0-9 - . _ ~ as %XX (uppercase hex).
-std::string UrlEscape(const std::string& in) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : in) {
-    if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
-std::string Base64(const std::string& in) {
-  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  while (i + 2 < in.size()) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    for (int k = 3; k >= 0; --k) out.push_back(kAlphabet[(v >> (6 * k)) & 63]);
-    i += 3;
-  }
-  if (i + 1 == in.size()) {
-    uint32_t v = uint8_t(in[i]) << 16;
-    out.push_back(kAlphabet[(v >> 18) & 63]);
-    out.push_back(kAlphabet[(v >> 12) & 63]);
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
-    out.push_back(kAlphabet[(v >> 18) & 63]);
-    out.push_back(kAlphabet[(v >> 12) & 63]);
-    out.push_back(kAlphabet[(v >> 6) & 63]);
-    out += "=";
-  }
-  return out;
-}
 
 class AuthorizeIntegration : public ::testing::Test {
  protected:
@@ -81,7 +40,7 @@ class AuthorizeIntegration : public ::testing::Test {
     Enroll("erin", ReadTestdata("erin.der"));
     Enroll("alice", ReadTestdata("leaf_via_intermediate.der"));
     SetDisabled("dave", true);
-    Revoke(Trim(ReadTestdata("erin.fingerprint")));
+    Revoke(TrimTrailing(ReadTestdata("erin.fingerprint")));
   }
   // A failed SetUpTestSuite makes GoogleTest skip the tests (and ctest count skips as fine):
   // fail every test instead.
@@ -202,8 +161,8 @@ TEST_F(AuthorizeIntegration, AllowsEnrolledCertificateByDerWithItsFacts) {
   ASSERT_TRUE(r.has_identity()) << r.rejection().message();
   EXPECT_EQ(r.identity().user_name(), "alice");
   const auto& c = r.identity().certificate();
-  EXPECT_EQ(c.fingerprint_sha256(), Trim(ReadTestdata("alice.fingerprint")));
-  EXPECT_EQ(c.serial(), Trim(ReadTestdata("alice.serial")));
+  EXPECT_EQ(c.fingerprint_sha256(), TrimTrailing(ReadTestdata("alice.fingerprint")));
+  EXPECT_EQ(c.serial(), TrimTrailing(ReadTestdata("alice.serial")));
   EXPECT_EQ(c.subject(), "CN=alice,OU=Engineering,O=certgate tests,C=US");
   EXPECT_EQ(c.issuer(), "CN=certgate Test Root CA,O=certgate tests,C=US");
   EXPECT_EQ(std::vector<std::string>(c.dns_names().begin(), c.dns_names().end()),
@@ -224,7 +183,7 @@ TEST_F(AuthorizeIntegration, AllowsPemWithChain) {
 TEST_F(AuthorizeIntegration, AllowsEveryForwardedEncodingFromATrustedForwarder) {
   const std::string pem = ReadTestdata("alice.pem");
   const std::string der = ReadTestdata("alice.der");
-  const std::string fp = Trim(ReadTestdata("alice.fingerprint"));
+  const std::string fp = TrimTrailing(ReadTestdata("alice.fingerprint"));
   struct Case {
     std::string format, value;
   } cases[] = {
@@ -307,7 +266,7 @@ TEST_F(AuthorizeIntegration, DeniesMissingCredentials) {
 }
 
 TEST_F(AuthorizeIntegration, AllowsSubjectAndSerialFromATrustedForwarderInEveryForm) {
-  const std::string serial = Trim(ReadTestdata("alice.serial"));
+  const std::string serial = TrimTrailing(ReadTestdata("alice.serial"));
   // The same serial with colons, uppercase and a leading zero byte, as nginx/openssl print it.
   std::string colon_upper;
   std::string padded = (serial.size() % 2 ? "0" : "") + serial;
@@ -338,7 +297,7 @@ TEST_F(AuthorizeIntegration, AllowsSubjectAndSerialFromATrustedForwarderInEveryF
 }
 
 TEST_F(AuthorizeIntegration, SubjectSerialThatOnlyContainsTheEnrolledNameIsDenied) {
-  const std::string serial = Trim(ReadTestdata("alice.serial"));
+  const std::string serial = TrimTrailing(ReadTestdata("alice.serial"));
   ExpectRejected(
       Call(SubjectSerialRequest("CN=alice-evil,OU=Engineering,O=certgate tests,C=US", serial)),
       Rejection::CERTIFICATE_NOT_ENROLLED);
@@ -367,7 +326,7 @@ TEST_F(AuthorizeIntegration, RevocationTakesEffectOnTheNextRequest) {
   CreateUser("frank");
   Enroll("frank", ReadTestdata("carol.der"));
   ASSERT_TRUE(Call(DerRequest(ReadTestdata("carol.der"))).has_identity());
-  Revoke(Trim(ReadTestdata("carol.fingerprint")));
+  Revoke(TrimTrailing(ReadTestdata("carol.fingerprint")));
   ExpectRejected(Call(DerRequest(ReadTestdata("carol.der"))), Rejection::CERTIFICATE_REVOKED);
 }
 

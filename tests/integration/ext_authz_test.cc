@@ -13,6 +13,7 @@
 #include "certgate/client.h"
 #include "envoy/service/auth/v3/external_auth.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/support/encoding.h"
 #include "tests/support/server_process.h"
 #include "tests/support/testdata.h"
 
@@ -24,27 +25,8 @@ using ::envoy::config::core::v3::HeaderValueOption;
 using ::grpc::health::v1::HealthCheckRequest;
 using ::grpc::health::v1::HealthCheckResponse;
 using testing::ReadTestdata;
-
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-// How Envoy writes source.certificate and XFCC Cert=: URL-encoded PEM.
-std::string UrlEscape(const std::string& in) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : in) {
-    if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
+using testing::TrimTrailing;
+using testing::UrlEscape;
 
 // Exactly how Envoy URL-encodes a PEM for source.certificate and XFCC Cert= (only these five
 // characters; dashes, letters and digits stay literal).
@@ -75,9 +57,10 @@ std::string EnvoyUrlEncode(const std::string& pem) {
 }
 
 std::string XfccElement(const std::string& name) {
-  return "By=spiffe://example.org/gateway;Hash=" + Trim(ReadTestdata(name + ".fingerprint")) +
-         ";Cert=\"" + UrlEscape(ReadTestdata(name + ".pem")) + "\";Subject=\"" +
-         Trim(ReadTestdata(name + ".subject")) + "\"";
+  return "By=spiffe://example.org/gateway;Hash=" +
+         TrimTrailing(ReadTestdata(name + ".fingerprint")) + ";Cert=\"" +
+         UrlEscape(ReadTestdata(name + ".pem")) + "\";Subject=\"" +
+         TrimTrailing(ReadTestdata(name + ".subject")) + "\"";
 }
 
 envoy_auth::CheckRequest BaseRequest() {
@@ -155,7 +138,7 @@ class ExtAuthzIntegration : public ::testing::Test {
     v1::User user;
     ASSERT_TRUE(admin_->admin().SetUserDisabled(admin_->NewContext().get(), disable, &user).ok());
     v1::RevokeCertificateRequest revoke;
-    revoke.set_fingerprint_sha256(Trim(ReadTestdata("erin.fingerprint")));
+    revoke.set_fingerprint_sha256(TrimTrailing(ReadTestdata("erin.fingerprint")));
     v1::RevokeCertificateResponse revoked;
     ASSERT_TRUE(
         admin_->admin().RevokeCertificate(admin_->NewContext().get(), revoke, &revoked).ok());
@@ -217,9 +200,9 @@ class ExtAuthzIntegration : public ::testing::Test {
     ASSERT_EQ(headers.count("x-certgate-user"), 1u);
     EXPECT_EQ(headers["x-certgate-user"]->header().value(), user);
     EXPECT_EQ(headers["x-certgate-fingerprint"]->header().value(),
-              Trim(ReadTestdata(user + ".fingerprint")));
+              TrimTrailing(ReadTestdata(user + ".fingerprint")));
     EXPECT_EQ(headers["x-certgate-subject"]->header().value(),
-              Trim(ReadTestdata(user + ".subject")));
+              TrimTrailing(ReadTestdata(user + ".subject")));
     EXPECT_FALSE(headers["x-certgate-user-id"]->header().value().empty());
     for (const auto& [name, h] : headers) {
       EXPECT_FALSE(h->append().value()) << name;
@@ -227,8 +210,9 @@ class ExtAuthzIntegration : public ::testing::Test {
     }
     const auto& meta = resp.dynamic_metadata().fields();
     EXPECT_EQ(meta.at("user").string_value(), user);
-    EXPECT_EQ(meta.at("fingerprint").string_value(), Trim(ReadTestdata(user + ".fingerprint")));
-    EXPECT_EQ(meta.at("serial").string_value(), Trim(ReadTestdata(user + ".serial")));
+    EXPECT_EQ(meta.at("fingerprint").string_value(),
+              TrimTrailing(ReadTestdata(user + ".fingerprint")));
+    EXPECT_EQ(meta.at("serial").string_value(), TrimTrailing(ReadTestdata(user + ".serial")));
     EXPECT_EQ(meta.at("issuer").string_value(), "CN=certgate Test Root CA,O=certgate tests,C=US");
   }
 
@@ -267,8 +251,8 @@ TEST_F(ExtAuthzIntegration, AcceptsEnvoysOwnUrlEncodingOfThePem) {
   req.mutable_attributes()->mutable_source()->set_certificate(
       EnvoyUrlEncode(ReadTestdata("alice.pem")));
   ExpectAllowedAs(Check(req), "alice");
-  ExpectAllowedAs(Check(XfccRequest("Hash=" + Trim(ReadTestdata("alice.fingerprint")) + ";Cert=\"" +
-                                    EnvoyUrlEncode(ReadTestdata("alice.pem")) +
+  ExpectAllowedAs(Check(XfccRequest("Hash=" + TrimTrailing(ReadTestdata("alice.fingerprint")) +
+                                    ";Cert=\"" + EnvoyUrlEncode(ReadTestdata("alice.pem")) +
                                     "\";URI=spiffe://example.org/alice")),
                   "alice");
 }

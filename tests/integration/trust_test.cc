@@ -22,6 +22,7 @@
 
 #include "certgate/client.h"
 #include "server/certs/decoders.h"
+#include "tests/support/encoding.h"
 #include "tests/support/server_process.h"
 #include "tests/support/testdata.h"
 
@@ -32,26 +33,9 @@ using testing::Env;
 using testing::ReadTestdata;
 using testing::RunCommand;
 using testing::TestdataPath;
+using testing::TrimTrailing;
+using testing::UrlEscape;
 using v1::Rejection;
-
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-// nginx $ssl_client_escaped_cert: everything but A-Z a-z 0-9 - . _ ~ as %XX (uppercase hex).
-std::string UrlEscape(const std::string& in) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : in) {
-    if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += {'%', kHex[c >> 4], kHex[c & 15]};
-    }
-  }
-  return out;
-}
 
 std::string Yaml(const std::string& key, const std::vector<std::string>& files) {
   std::string out = key + ": [";
@@ -216,7 +200,7 @@ TEST_F(TrustIntegration, SelfSignedLookalikeWithTheEnrolledSubjectAndSerialIsUnt
   ASSERT_TRUE(h_.admin().admin().QueryAudit(ctx.get(), q, &rows).ok());
   ASSERT_EQ(rows.events_size(), 1);
   EXPECT_EQ(rows.events(0).id(), r.audit_id());
-  EXPECT_EQ(rows.events(0).serial(), Trim(ReadTestdata("alice.serial")));
+  EXPECT_EQ(rows.events(0).serial(), TrimTrailing(ReadTestdata("alice.serial")));
 }
 
 TEST_F(TrustIntegration, SameSubjectAndSerialFromARogueCaNamedLikeTheIssuerIsUntrustedIssuer) {
@@ -336,11 +320,11 @@ TEST_F(TrustIntegration, DistinguishedNamesAreComparedCanonically) {
   // apostrophe, plus, UTF-8), in the forms proxies send it.
   h_.CreateUser("carol");
   h_.Enroll("carol", "carol.der");
-  const std::string serial = Trim(ReadTestdata("carol.serial"));
-  const std::string issuer = Trim(ReadTestdata("carol.issuer"));
+  const std::string serial = TrimTrailing(ReadTestdata("carol.serial"));
+  const std::string issuer = TrimTrailing(ReadTestdata("carol.issuer"));
   const std::vector<std::string> forms = {
-      Trim(ReadTestdata("carol.subject")),         // openssl -nameopt RFC2253 (nginx s_dn)
-      Trim(ReadTestdata("carol.subject_legacy")),  // slash form (nginx s_dn_legacy)
+      TrimTrailing(ReadTestdata("carol.subject")),         // openssl -nameopt RFC2253 (nginx s_dn)
+      TrimTrailing(ReadTestdata("carol.subject_legacy")),  // slash form (nginx s_dn_legacy)
       "cn=Carol \\\"CJ\\\" O'Neil\\, Zo\xC3\xAB, ou=R\\+D, o=Example\\, Inc., c=US",
       "CN=Carol \\22CJ\\22 O'Neil\\2C Zo\\C3\\AB,OU=R\\2BD,O=Example\\2C   Inc.,C=US",
   };
@@ -410,7 +394,7 @@ TEST(TrustCrlPolicy, StalePolicyWarnUsesTheStaleCrl) {
 
 TEST(TrustForwarders, ForwardedHeadersAreBelievedOnlyFromTheForwardersClientCertificate) {
   Harness h;
-  const std::string fp = Trim(ReadTestdata("forwarder.fingerprint"));
+  const std::string fp = TrimTrailing(ReadTestdata("forwarder.fingerprint"));
   ASSERT_TRUE(h.Start(TrustYaml() + TlsYaml(/*require_client_cert=*/false) +
                       "forwarders:\n"
                       "  - name: edge-nginx\n"
@@ -643,7 +627,7 @@ TEST(NginxEndToEnd, ClientCertificateThroughRealNginxIsDecidedByCertgate) {
                       "forwarders:\n"
                       "  - name: nginx-backend\n"
                       "    fingerprints: ['" +
-                      Trim(ReadTestdata("forwarder.fingerprint")) +
+                      TrimTrailing(ReadTestdata("forwarder.fingerprint")) +
                       "']\n"
                       "    encodings: [nginx]\n"
                       "    require_verification: SUCCESS\n"));
@@ -725,7 +709,7 @@ TEST(NginxEndToEnd, ClientCertificateThroughRealNginxIsDecidedByCertgate) {
 
   CurlResult alice = Curl(strict_port, "alice");
   EXPECT_EQ(alice.http_code, 200) << alice.body << alice.err;
-  EXPECT_EQ(Trim(alice.body), "ALLOW user=alice");
+  EXPECT_EQ(TrimTrailing(alice.body), "ALLOW user=alice");
 
   CurlResult bob = Curl(strict_port, "bob");  // valid, not enrolled
   EXPECT_EQ(bob.http_code, 403) << bob.body << bob.err;

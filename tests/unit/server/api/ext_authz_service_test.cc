@@ -14,6 +14,7 @@
 #include "server/api/server.h"
 #include "server/certs/certificate.h"
 #include "server/store/memory_store.h"
+#include "tests/support/encoding.h"
 #include "tests/support/testdata.h"
 
 namespace certgate::api {
@@ -21,22 +22,7 @@ namespace {
 
 using ::envoy::config::core::v3::HeaderValueOption;
 using testing::ReadTestdata;
-
-// nginx-style escaping, as Envoy's source.certificate and XFCC Cert= are written.
-std::string UrlEscape(const std::string& in) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : in) {
-    if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
+using testing::UrlEscape;
 
 envoy_auth::CheckRequest Request() {
   envoy_auth::CheckRequest r;
