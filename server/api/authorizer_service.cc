@@ -203,6 +203,17 @@ grpc::Status AuthorizerService::Authorize(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+bool AdmitCallback(Admission* admission, grpc::ServerUnaryReactor* reactor,
+                   std::shared_ptr<Admission::Ticket>* ticket) {
+  ticket->reset();
+  if (admission == nullptr) return true;
+  *ticket = std::make_shared<Admission::Ticket>(admission->Enter());
+  if ((*ticket)->admitted()) return true;
+  reactor->Finish((*ticket)->status());
+  ticket->reset();
+  return false;
+}
+
 AuthorizerCallbackService::AuthorizerCallbackService(Deps deps) : deps_(deps), log_(ApiLogger()) {}
 
 grpc::ServerUnaryReactor* AuthorizerCallbackService::Authorize(grpc::CallbackServerContext* context,
@@ -211,13 +222,7 @@ grpc::ServerUnaryReactor* AuthorizerCallbackService::Authorize(grpc::CallbackSer
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   // The ticket lives until the call is finished (below, or in the audit callback).
   std::shared_ptr<Admission::Ticket> ticket;
-  if (deps_.admission) {
-    ticket = std::make_shared<Admission::Ticket>(deps_.admission->Enter());
-    if (!ticket->admitted()) {
-      reactor->Finish(ticket->status());
-      return reactor;
-    }
-  }
+  if (!AdmitCallback(deps_.admission, reactor, &ticket)) return reactor;
   Result<authz::AuthorizeInput> input = InputFromRequest(*request, context->peer());
   if (!input.ok()) {
     reactor->Finish(ToGrpcStatus(input.status()));

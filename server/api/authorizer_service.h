@@ -30,6 +30,22 @@ void FillCertificateInfo(const authz::CertificateSummary& s, v1::CertificateInfo
 // "x509_pem_cert" auth property), or "" on a plaintext listener or without a client certificate.
 std::string PeerCertificateDer(const grpc::ServerContextBase& context);
 
+// What the callback services (Authorize here, Envoy's Check in ext_authz_service.h) need. The
+// dependencies must outlive the services.
+struct CallbackDeps {
+  authz::Authorizer& authorizer;
+  audit::AuditWriter& audit;
+  const Clock& clock;
+  // Optional. Gates every call (overload and draining); the ticket is held until the call is
+  // finished, i.e. until its audit row is committed, so a drain waits for queued rows too.
+  Admission* admission = nullptr;
+};
+
+// Admission for a callback handler: true with `*ticket` set (nullptr without `admission`), to be
+// kept until the call is finished; false once `reactor` has been finished with the refusal.
+bool AdmitCallback(Admission* admission, grpc::ServerUnaryReactor* reactor,
+                   std::shared_ptr<Admission::Ticket>* ticket);
+
 // Sync API: each call holds a gRPC thread, blocked in the audit commit (Authorizer::Authorize).
 // Thread-safe; `authorizer` must outlive the service.
 class AuthorizerService final : public v1::Authorizer::Service {
@@ -52,14 +68,7 @@ class AuthorizerService final : public v1::Authorizer::Service {
 // thread ever waits for an fsync. Thread-safe; the dependencies must outlive the service.
 class AuthorizerCallbackService final : public v1::Authorizer::CallbackService {
  public:
-  struct Deps {
-    authz::Authorizer& authorizer;
-    audit::AuditWriter& audit;
-    const Clock& clock;
-    // Optional. Gates every call (overload and draining); the ticket is held until the call is
-    // finished, i.e. until its audit row is committed, so a drain waits for queued rows too.
-    Admission* admission = nullptr;
-  };
+  using Deps = CallbackDeps;
   explicit AuthorizerCallbackService(Deps deps);
 
   grpc::ServerUnaryReactor* Authorize(grpc::CallbackServerContext* context,

@@ -333,13 +333,7 @@ grpc::ServerUnaryReactor* ExtAuthzCallbackService::Check(grpc::CallbackServerCon
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   // The ticket lives until the call is finished (below, or in the audit callback).
   std::shared_ptr<Admission::Ticket> ticket;
-  if (deps_.admission) {
-    ticket = std::make_shared<Admission::Ticket>(deps_.admission->Enter());
-    if (!ticket->admitted()) {
-      reactor->Finish(ticket->status());
-      return reactor;
-    }
-  }
+  if (!AdmitCallback(deps_.admission, reactor, &ticket)) return reactor;
   authz::AuthorizeInput input = InputFromCheckRequest(*request, config_, context->peer());
   input.caller_certificate_der = PeerCertificateDer(*context);
   Result<authz::Decision> decided = deps_.authorizer.Decide(input);

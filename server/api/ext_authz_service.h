@@ -12,6 +12,7 @@
 
 #include "envoy/service/auth/v3/external_auth.grpc.pb.h"
 #include "server/api/admission.h"
+#include "server/api/authorizer_service.h"
 #include "server/audit/audit_writer.h"
 #include "server/authz/authorizer.h"
 #include "server/common/clock.h"
@@ -86,13 +87,7 @@ class ExtAuthzService final : public envoy_auth::Authorization::Service {
 // the service.
 class ExtAuthzCallbackService final : public envoy_auth::Authorization::CallbackService {
  public:
-  struct Deps {
-    authz::Authorizer& authorizer;
-    audit::AuditWriter& audit;
-    const Clock& clock;
-    // Optional. Gates every call; the ticket is held until the call is finished (row committed).
-    Admission* admission = nullptr;
-  };
+  using Deps = CallbackDeps;
   ExtAuthzCallbackService(Deps deps, config::ExtAuthzConfig config)
       : deps_(deps), config_(std::move(config)) {}
 
