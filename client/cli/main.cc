@@ -247,7 +247,9 @@ int main(int argc, char** argv) {
   app.add_option("--db", g.db,
                  "operate directly on this SQLite database instead of a server (admin commands; "
                  "for bootstrap and recovery)");
-  app.add_option("--config", g.config, "server config file (forwarders for explain) with --db");
+  app.add_option(
+      "--config", g.config,
+      "server config file with --db: trust anchors for crl import, forwarders for explain");
 
   int exit_code = kExitOk;
 

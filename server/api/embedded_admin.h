@@ -19,7 +19,9 @@ namespace certgate::api {
 class EmbeddedAdmin {
  public:
   // Opens (and migrates) the database; `actor` is recorded as the caller of every action.
-  // `config` supplies forwarders/xfcc settings for Explain.
+  // `config` supplies forwarders/xfcc settings for Explain and the trust anchors (trust.*, crl.*)
+  // that CRL imports are verified against and Explain validates chains with; InvalidArgument if
+  // they cannot be loaded.
   static Result<std::unique_ptr<EmbeddedAdmin>> Open(const std::string& db_path,
                                                      const std::string& actor,
                                                      const config::Config& config);

@@ -71,6 +71,8 @@ std::string Describe(const certs::TrustStore& trust) {
   return out;
 }
 
+}  // namespace
+
 Result<std::shared_ptr<const certs::TrustStore>> LoadTrust(const config::TrustConfig& trust) {
   if (trust.ca_files.empty()) return certs::TrustStore::Empty();
   return certs::TrustStore::LoadFiles(trust.ca_files, trust.intermediate_files);
@@ -101,6 +103,8 @@ Result<std::vector<std::string>> ResolveRequiredIssuers(const config::CrlConfig&
   }
   return out;
 }
+
+namespace {
 
 bool ReadTextFile(const std::string& path, std::string& out) {
   std::ifstream in(path, std::ios::binary);

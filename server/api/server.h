@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "server/api/admin_service.h"
 #include "server/api/admission.h"
@@ -86,5 +87,11 @@ class Server {
 
 // Creates the named spdlog loggers (api, certs, store, audit) at the given level.
 void InitLogging(const std::string& level);
+
+// The trust store of `trust` (empty, i.e. fingerprint-only, without ca_files). InvalidArgument /
+// NotFound naming the file on a bad or missing file.
+Result<std::shared_ptr<const certs::TrustStore>> LoadTrust(const config::TrustConfig& trust);
+// crl.required_issuers as canonical names: DN text, or the subject of each certificate in a file.
+Result<std::vector<std::string>> ResolveRequiredIssuers(const config::CrlConfig& crl);
 
 }  // namespace certgate::api

@@ -8,6 +8,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
+#include <string>
 #include <thread>
 
 #include "certgate/client.h"
@@ -330,6 +333,44 @@ TEST_F(AdminCli, DirectDatabaseWritesTakeEffectForTheNextRequest) {
   v1::QueryAuditResponse rows = ParseJson<v1::QueryAuditResponse>(r.out);
   ASSERT_EQ(rows.events_size(), 1);
   EXPECT_NE(rows.events(0).caller().find("cli --db"), std::string::npos) << rows.events(0).caller();
+}
+
+TEST(AdminBootstrap, DirectDatabaseModeImportsCrlsVerifiedAgainstTheConfiguredAnchors) {
+  const std::string dir = testing::MakeTempDir();
+  const std::string db = dir + "/certgate.db";
+  const std::string cli = Env("CERTGATE_CLI_BIN");
+  // Without the server's config there is no trust anchor to verify the CRL's signature with:
+  // refused (and nothing stored), never imported unverified.
+  CommandResult r = RunCommand({cli, "--db", db, "crl", "import", TestdataPath("crl.der")});
+  EXPECT_NE(r.exit_code, 0) << r.out;
+  EXPECT_EQ(r.err.find("UNIMPLEMENTED"), std::string::npos) << r.err;
+  r = RunCommand({cli, "--db", db, "-o", "json", "crl", "list"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("crl_number"), std::string::npos) << r.out;
+
+  const std::string config = dir + "/certgate.yaml";
+  {
+    std::ofstream f(config);
+    f << "trust:\n  ca_files: [" << TestdataPath("ca.pem") << "]\n";
+  }
+  r = RunCommand({cli, "--db", db, "--config", config, "crl", "import", TestdataPath("crl.der")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // A CRL signed by another CA with the same name does not verify against the anchor.
+  r = RunCommand(
+      {cli, "--db", db, "--config", config, "crl", "import", TestdataPath("crl_rogue.der")});
+  EXPECT_NE(r.exit_code, 0) << r.out;
+  r = RunCommand({cli, "--db", db, "-o", "json", "crl", "list"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"crl_number\": \"1000\""), std::string::npos) << r.out;
+  // A config whose anchor file is missing is an error, not fingerprint-only mode.
+  {
+    std::ofstream f(config);
+    f << "trust:\n  ca_files: [" << dir << "/missing.pem]\n";
+  }
+  r = RunCommand({cli, "--db", db, "--config", config, "crl", "list"});
+  EXPECT_NE(r.exit_code, 0) << r.out;
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 TEST(AdminBootstrap, DirectDatabaseModeWorksWithoutAServer) {
