@@ -585,13 +585,19 @@ int main(int argc, char** argv) {
     req.set_user_name(l_user);
     req.set_status(l_status);
     req.set_expiring_within_days(l_expiring);
+    // Every page, gathered into one list (the server answers at most 1000 per call).
     certgate::v1::ListCertificatesResponse resp;
-    auto ctx = client->NewContext();
-    grpc::Status s = client->admin().ListCertificates(ctx.get(), req, &resp);
-    if (!s.ok()) {
-      exit_code = RpcError(s);
-      return;
-    }
+    do {
+      certgate::v1::ListCertificatesResponse page;
+      auto ctx = client->NewContext();
+      grpc::Status s = client->admin().ListCertificates(ctx.get(), req, &page);
+      if (!s.ok()) {
+        exit_code = RpcError(s);
+        return;
+      }
+      for (auto& c : *page.mutable_certificates()) *resp.add_certificates() = std::move(c);
+      req.set_page_token(page.next_page_token());
+    } while (!req.page_token().empty());
     if (g.output == "json") {
       std::cout << ToJson(resp) << "\n";
       return;

@@ -174,14 +174,23 @@ Result<std::optional<EnrolledCertificate>> MemoryStore::FindCertificateByIssuerS
 }
 
 Result<std::vector<EnrolledCertificate>> MemoryStore::ListCertificates(
-    std::optional<int64_t> user_id) {
+    std::optional<int64_t> user_id, int64_t after_id, int limit) {
   std::lock_guard<std::mutex> lock(mu_);
   CERTGATE_RETURN_IF_ERROR(TakeInjectedFailure());
   std::vector<EnrolledCertificate> out;
-  for (const auto& [id, cert] : certificates_) {
-    if (!user_id || cert.user_id == *user_id) out.push_back(cert);
+  for (auto it = certificates_.upper_bound(after_id); it != certificates_.end(); ++it) {
+    if (limit > 0 && out.size() == static_cast<size_t>(limit)) break;
+    if (!user_id || it->second.user_id == *user_id) out.push_back(it->second);
   }
   return out;
+}
+
+Result<std::optional<EnrolledCertificate>> MemoryStore::GetCertificate(int64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  CERTGATE_RETURN_IF_ERROR(TakeInjectedFailure());
+  auto it = certificates_.find(id);
+  if (it == certificates_.end()) return std::optional<EnrolledCertificate>();
+  return std::optional<EnrolledCertificate>(it->second);
 }
 
 Result<std::vector<EnrolledCertificate>> MemoryStore::FindCertificatesBySpki(

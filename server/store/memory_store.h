@@ -40,8 +40,10 @@ class MemoryStore final : public Store {
       const std::string& subject_canonical, const std::string& serial) override;
   Result<std::optional<EnrolledCertificate>> FindCertificateByIssuerSerial(
       const std::string& issuer_canonical, const std::string& serial) override;
-  Result<std::vector<EnrolledCertificate>> ListCertificates(
-      std::optional<int64_t> user_id) override;
+  Result<std::vector<EnrolledCertificate>> ListCertificates(std::optional<int64_t> user_id,
+                                                            int64_t after_id = 0,
+                                                            int limit = 0) override;
+  Result<std::optional<EnrolledCertificate>> GetCertificate(int64_t id) override;
   Result<std::vector<EnrolledCertificate>> FindCertificatesBySpki(
       const std::string& spki_sha256) override;
 

@@ -469,8 +469,10 @@ class SqliteStore final : public Store {
       const std::string& subject_canonical, const std::string& serial) override;
   Result<std::optional<EnrolledCertificate>> FindCertificateByIssuerSerial(
       const std::string& issuer_canonical, const std::string& serial) override;
-  Result<std::vector<EnrolledCertificate>> ListCertificates(
-      std::optional<int64_t> user_id) override;
+  Result<std::vector<EnrolledCertificate>> ListCertificates(std::optional<int64_t> user_id,
+                                                            int64_t after_id = 0,
+                                                            int limit = 0) override;
+  Result<std::optional<EnrolledCertificate>> GetCertificate(int64_t id) override;
   Result<std::vector<EnrolledCertificate>> FindCertificatesBySpki(
       const std::string& spki_sha256) override;
 
@@ -748,12 +750,16 @@ Result<std::optional<EnrolledCertificate>> SqliteStore::FindCertificateByIssuerS
 }
 
 Result<std::vector<EnrolledCertificate>> SqliteStore::ListCertificates(
-    std::optional<int64_t> user_id) {
+    std::optional<int64_t> user_id, int64_t after_id, int limit) {
   STORE_ASSIGN_OR_RETURN(ConnPool::Lease conn, pool_.Acquire());
+  // LIMIT -1 is no limit. The id range keeps a page an index range scan however deep it is.
   STORE_ASSIGN_OR_RETURN(Stmt * st, conn->Prepare("SELECT " CERT_COLUMNS " FROM certificates "
-                                                  "WHERE ?1 IS NULL OR user_id = ?1 ORDER BY id"));
+                                                  "WHERE (?1 IS NULL OR user_id = ?1) AND id > ?2 "
+                                                  "ORDER BY id LIMIT ?3"));
   StmtScope s(*st);
   if (user_id) s->BindInt64(1, *user_id);  // unbound (cleared) parameters are NULL
+  s->BindInt64(2, after_id);
+  s->BindInt64(3, limit > 0 ? limit : -1);
   std::vector<EnrolledCertificate> out;
   while (true) {
     STORE_ASSIGN_OR_RETURN(bool row, s->Step());
@@ -761,6 +767,17 @@ Result<std::vector<EnrolledCertificate>> SqliteStore::ListCertificates(
     out.push_back(ReadCertificate(*s));
   }
   return out;
+}
+
+Result<std::optional<EnrolledCertificate>> SqliteStore::GetCertificate(int64_t id) {
+  STORE_ASSIGN_OR_RETURN(ConnPool::Lease conn, pool_.Acquire());
+  STORE_ASSIGN_OR_RETURN(Stmt * st,
+                         conn->Prepare("SELECT " CERT_COLUMNS " FROM certificates WHERE id = ?1"));
+  StmtScope s(*st);
+  s->BindInt64(1, id);
+  STORE_ASSIGN_OR_RETURN(bool found, s->Step());
+  if (!found) return std::optional<EnrolledCertificate>();
+  return std::optional<EnrolledCertificate>(ReadCertificate(*s));
 }
 
 Result<std::vector<EnrolledCertificate>> SqliteStore::FindCertificatesBySpki(

@@ -177,9 +177,12 @@ class Store {
       const std::string& subject_canonical, const std::string& serial) = 0;
   virtual Result<std::optional<EnrolledCertificate>> FindCertificateByIssuerSerial(
       const std::string& issuer_canonical, const std::string& serial) = 0;
-  // Ordered by id; all users' certificates when user_id is nullopt.
-  virtual Result<std::vector<EnrolledCertificate>> ListCertificates(
-      std::optional<int64_t> user_id) = 0;
+  // Ordered by id; all users' certificates when user_id is nullopt; only ids > after_id; at most
+  // `limit` of them when limit > 0 (a page: the next one starts after the last id returned).
+  virtual Result<std::vector<EnrolledCertificate>> ListCertificates(std::optional<int64_t> user_id,
+                                                                    int64_t after_id = 0,
+                                                                    int limit = 0) = 0;
+  virtual Result<std::optional<EnrolledCertificate>> GetCertificate(int64_t id) = 0;
   // Every enrolled certificate with this SubjectPublicKeyInfo hash (same key), oldest first.
   // An empty hash matches nothing.
   virtual Result<std::vector<EnrolledCertificate>> FindCertificatesBySpki(

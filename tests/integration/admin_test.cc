@@ -222,6 +222,98 @@ TEST_F(AdminCli, CertificateListGetRevokeAndHold) {
   EXPECT_EQ(ParseJson<v1::ListCertificatesResponse>(r.out).certificates_size(), 4);
 }
 
+TEST(AdminPaging, ListCertificatesPagesByIdWithFiltersAndRejectsBadTokens) {
+  testing::ServerProcess server;
+  ASSERT_TRUE(server.Start());
+  ChannelOptions o;
+  o.target = server.admin_target();
+  std::string err;
+  Client c(MakeChannel(o, &err));
+  ASSERT_TRUE(err.empty()) << err;
+  v1::CreateUserRequest cu;
+  cu.set_name("pat");
+  v1::User user;
+  ASSERT_TRUE(c.admin().CreateUser(c.NewContext().get(), cu, &user).ok());
+  std::vector<int64_t> ids;
+  for (int i = 1; i <= 7; ++i) {
+    v1::EnrollCertificateRequest e;
+    e.set_user_name("pat");
+    e.mutable_subject_serial()->set_subject_dn("CN=pat-" + std::to_string(i));
+    e.mutable_subject_serial()->set_serial("0" + std::to_string(i));
+    e.mutable_subject_serial()->set_issuer_dn("CN=Paging CA");
+    v1::Certificate cert;
+    grpc::Status s = c.admin().EnrollCertificate(c.NewContext().get(), e, &cert);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ids.push_back(cert.id());
+  }
+  // Revoke the 2nd and 6th, so a status filter has to skip rows across pages.
+  for (int i : {1, 5}) {
+    v1::RevokeCertificateRequest r;
+    r.mutable_issuer_serial()->set_issuer_dn("CN=Paging CA");
+    r.mutable_issuer_serial()->set_serial("0" + std::to_string(i + 1));
+    r.set_reason_code(1);
+    v1::RevokeCertificateResponse rr;
+    grpc::Status s = c.admin().RevokeCertificate(c.NewContext().get(), r, &rr);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  // All pages of `req`, checking each is at most page_size; the ids in order.
+  auto all_pages = [&](v1::ListCertificatesRequest req, int* calls) {
+    std::vector<int64_t> got;
+    *calls = 0;
+    do {
+      v1::ListCertificatesResponse page;
+      grpc::Status s = c.admin().ListCertificates(c.NewContext().get(), req, &page);
+      EXPECT_TRUE(s.ok()) << s.error_message();
+      if (!s.ok()) break;
+      EXPECT_LE(page.certificates_size(), req.page_size());
+      for (const auto& cert : page.certificates()) got.push_back(cert.id());
+      req.set_page_token(page.next_page_token());
+      ++*calls;
+    } while (!req.page_token().empty() && *calls < 20);
+    return got;
+  };
+  v1::ListCertificatesRequest req;
+  req.set_page_size(3);
+  int calls = 0;
+  EXPECT_EQ(all_pages(req, &calls), ids);
+  EXPECT_EQ(calls, 3);  // 3 + 3 + 1
+  req.set_status("revoked");
+  EXPECT_EQ(all_pages(req, &calls), (std::vector<int64_t>{ids[1], ids[5]}));
+  req.set_status("active");
+  EXPECT_EQ(all_pages(req, &calls), (std::vector<int64_t>{ids[0], ids[2], ids[3], ids[4], ids[6]}));
+  // A page size that divides the total exactly still ends.
+  req.clear_status();
+  req.set_page_size(7);
+  EXPECT_EQ(all_pages(req, &calls), ids);
+  EXPECT_LE(calls, 2);
+
+  // Bad paging parameters are refused, not guessed.
+  for (const std::string& token : {std::string("abc"), std::string("-1"), std::string(40, '9')}) {
+    v1::ListCertificatesRequest bad;
+    bad.set_page_token(token);
+    v1::ListCertificatesResponse resp;
+    EXPECT_EQ(c.admin().ListCertificates(c.NewContext().get(), bad, &resp).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT)
+        << token;
+  }
+  v1::ListCertificatesRequest big;
+  big.set_page_size(10001);
+  v1::ListCertificatesResponse resp;
+  EXPECT_EQ(c.admin().ListCertificates(c.NewContext().get(), big, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  // Get by id reads that row.
+  v1::GetCertificateRequest g;
+  g.set_id(ids[4]);
+  v1::Certificate one;
+  ASSERT_TRUE(c.admin().GetCertificate(c.NewContext().get(), g, &one).ok());
+  EXPECT_EQ(one.subject(), "CN=pat-5");
+  g.set_id(ids.back() + 1000);
+  EXPECT_EQ(c.admin().GetCertificate(c.NewContext().get(), g, &one).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
 TEST_F(AdminCli, AuditQueryTailAndExplain) {
   MustSucceed(Cli({"user", "create", "alice"}));
   MustSucceed(Cli({"cert", "enroll", "--user", "alice", TestdataPath("alice.pem")}));

@@ -102,9 +102,12 @@ class CountingStore final : public Store {
       const std::string& k) override {
     return inner_.FindCertificatesBySpki(k);
   }
-  Result<std::vector<store::EnrolledCertificate>> ListCertificates(
-      std::optional<int64_t> u) override {
-    return inner_.ListCertificates(u);
+  Result<std::vector<store::EnrolledCertificate>> ListCertificates(std::optional<int64_t> u,
+                                                                   int64_t a, int l) override {
+    return inner_.ListCertificates(u, a, l);
+  }
+  Result<std::optional<store::EnrolledCertificate>> GetCertificate(int64_t i) override {
+    return inner_.GetCertificate(i);
   }
   Status AddRevocation(const store::Revocation& r) override { return inner_.AddRevocation(r); }
   Status ReleaseHold(const std::string& i, const std::string& s) override {

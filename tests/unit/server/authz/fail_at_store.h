@@ -34,7 +34,8 @@ class FailAtStore final : public store::Store {
   CG_FORWARD(Result<std::optional<store::EnrolledCertificate>>, FindCertificateByIssuerSerial,
              (const std::string& i, const std::string& n), (i, n))
   CG_FORWARD(Result<std::vector<store::EnrolledCertificate>>, ListCertificates,
-             (std::optional<int64_t> u), (u))
+             (std::optional<int64_t> u, int64_t a, int l), (u, a, l))
+  CG_FORWARD(Result<std::optional<store::EnrolledCertificate>>, GetCertificate, (int64_t i), (i))
   CG_FORWARD(Result<std::vector<store::EnrolledCertificate>>, FindCertificatesBySpki,
              (const std::string& k), (k))
   CG_FORWARD(Status, AddRevocation, (const store::Revocation& r), (r))

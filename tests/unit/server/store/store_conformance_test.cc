@@ -362,6 +362,39 @@ TEST_P(StoreConformance, ListCertificatesFiltersByUser) {
   EXPECT_TRUE(store_->ListCertificates(bob.id + 100)->empty());
 }
 
+TEST_P(StoreConformance, ListCertificatesPagesAfterAnIdAndGetsById) {
+  User alice = AddUser("alice");
+  User bob = AddUser("bob");
+  std::vector<EnrolledCertificate> certs;
+  for (int i = 0; i < 5; ++i) {
+    const User& u = i % 2 == 0 ? alice : bob;
+    certs.push_back(Enroll(
+        MakeCert(u.id, "", "cn=ca1", "cn=u" + std::to_string(i), "0" + std::to_string(i + 1))));
+  }
+  Result<std::vector<EnrolledCertificate>> page = store_->ListCertificates(std::nullopt, 0, 2);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[1].id, certs[1].id);
+  page = store_->ListCertificates(std::nullopt, certs[1].id, 2);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].id, certs[2].id);
+  page = store_->ListCertificates(std::nullopt, certs[3].id, 2);
+  ASSERT_EQ(page->size(), 1u);
+  EXPECT_EQ((*page)[0].id, certs[4].id);
+  EXPECT_TRUE(store_->ListCertificates(std::nullopt, certs[4].id, 2)->empty());
+  // With a user: the limit counts that user's rows.
+  page = store_->ListCertificates(alice.id, certs[0].id, 1);
+  ASSERT_EQ(page->size(), 1u);
+  EXPECT_EQ((*page)[0].id, certs[2].id);
+
+  Result<std::optional<EnrolledCertificate>> got = store_->GetCertificate(certs[3].id);
+  ASSERT_TRUE(got.ok());
+  ASSERT_TRUE(got->has_value());
+  ExpectSameCertificate(certs[3], **got);
+  EXPECT_FALSE(store_->GetCertificate(certs[4].id + 100)->has_value());
+}
+
 TEST_P(StoreConformance, FindBySpkiReturnsEveryCertificateWithThatKey) {
   User alice = AddUser("alice");
   User bob = AddUser("bob");
