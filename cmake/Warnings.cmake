@@ -13,6 +13,14 @@ if(SANITIZE)
   target_compile_options(certgate_sanitizers INTERFACE
     -fsanitize=${SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
   target_link_options(certgate_sanitizers INTERFACE -fsanitize=${SANITIZE})
+  if(SANITIZE MATCHES "thread")
+    # Debian's protobuf, Abseil and gRPC are built without TSan, and their headers change class
+    # layouts when __SANITIZE_THREAD__ is defined (protobuf's MapFieldBase gains two counters,
+    # Abseil's Waiter changes): our TSan-built code would disagree with the libraries about those
+    # objects (the server crashed in ext_authz's Struct metadata map). So the headers see no TSan;
+    # libstdc++ keeps its TSan-aware shared_ptr (_GLIBCXX_TSAN), which TSan itself needs.
+    target_compile_options(certgate_sanitizers INTERFACE -U__SANITIZE_THREAD__ -D_GLIBCXX_TSAN=1)
+  endif()
 endif()
 
 # CERTGATE_FUZZ: coverage instrumentation for libFuzzer on every first-party target (the fuzz

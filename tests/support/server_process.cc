@@ -16,6 +16,18 @@
 
 namespace certgate::testing {
 
+namespace {
+// A sanitizer stopped the server (halt_on_error): fail the test, with the report when the log was
+// captured (otherwise the report went to the test's own stderr, which ctest shows).
+void CheckSanitizerExit(int status, const std::string& log) {
+  if (WIFEXITED(status) && WEXITSTATUS(status) == kSanitizerExitCode) {
+    ADD_FAILURE() << "certgate-server exited with " << kSanitizerExitCode
+                  << ", the sanitizer exit code: a sanitizer report (above, or in its log):\n"
+                  << log.substr(log.size() > 20000 ? log.size() - 20000 : 0);
+  }
+}
+}  // namespace
+
 ServerProcess::ServerProcess(ServerProcessOptions options) : options_(std::move(options)) {
   dir_ = options_.dir.empty() ? MakeTempDir() : options_.dir;
   database_ = dir_ + "/certgate.db";
@@ -93,6 +105,7 @@ int ServerProcess::Stop() {
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;
+  CheckSanitizerExit(status, ReadLog());
   return status;
 }
 
@@ -114,6 +127,7 @@ void ServerProcess::Kill() {
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;
+  CheckSanitizerExit(status, ReadLog());
 }
 
 namespace {
@@ -129,7 +143,8 @@ std::string Drain(int fd) {
 CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& stdin_data) {
   CommandResult r;
   std::string out_path = MakeTempDir();
-  std::string out_file = out_path + "/out", err_file = out_path + "/err", in_file = out_path + "/in";
+  std::string out_file = out_path + "/out", err_file = out_path + "/err",
+              in_file = out_path + "/in";
   {
     std::ofstream in(in_file, std::ios::binary);
     in << stdin_data;
@@ -161,6 +176,11 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::string
   unlink(err_file.c_str());
   unlink(in_file.c_str());
   rmdir(out_path.c_str());
+  if (r.exit_code == kSanitizerExitCode && r.err.find("Sanitizer") != std::string::npos) {
+    ADD_FAILURE() << argv[0] << " exited with " << kSanitizerExitCode
+                  << ", the sanitizer exit code:\n"
+                  << r.err;
+  }
   return r;
 }
 

@@ -10,6 +10,13 @@
 
 namespace certgate::testing {
 
+// The exit status sanitizers give a process they stopped (TSan's default, and what
+// scripts/test.sh sets for the sanitizer stages with halt_on_error=1). The server never exits
+// with it on its own (0, 1 or 2), so ServerProcess reports it as a test failure whenever it reaps
+// the server, and RunCommand when a command exits with it and printed a sanitizer report: a
+// report in a child process fails the test that started it.
+inline constexpr int kSanitizerExitCode = 66;
+
 struct ServerProcessOptions {
   // Extra YAML appended to the generated config (e.g. a forwarders: block).
   std::string extra_yaml;
@@ -35,6 +42,7 @@ class ServerProcess {
   int Stop();
   // SIGKILL, then waits.
   void Kill();
+  // (Both fail the test if the server had already exited with kSanitizerExitCode.)
   // SIGHUP (reload the trust anchors).
   void Reload();
   // The captured log so far (capture_log), else "".
@@ -61,6 +69,7 @@ class ServerProcess {
 
 // Runs a command (argv[0] is looked up in PATH if it has no '/'), captures stdout and stderr,
 // returns the exit code (or -1 when it could not run). `stdin_data` is written to its stdin.
+// A command that exits with kSanitizerExitCode after printing a sanitizer report fails the test.
 struct CommandResult {
   int exit_code = -1;
   std::string out;
