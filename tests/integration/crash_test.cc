@@ -6,7 +6,6 @@
 // bench/crashloop.sh runs many).
 #include <gtest/gtest.h>
 #include <signal.h>
-
 #include <sys/wait.h>
 
 #include <atomic>
@@ -62,7 +61,8 @@ std::set<std::string> AuditedRequestIds(Client& admin) {
 
 TEST(CrashConsistency, EveryAnsweredRequestHasItsAuditRowAfterSigkill) {
   int iterations = 3;
-  if (std::string v = testing::Env("CERTGATE_CRASH_ITERATIONS"); !v.empty()) iterations = std::stoi(v);
+  if (std::string v = testing::Env("CERTGATE_CRASH_ITERATIONS"); !v.empty())
+    iterations = std::stoi(v);
   const std::string dir = testing::MakeTempDir();
   const std::string alice = ReadTestdata("alice.der");
   const std::string bob = ReadTestdata("bob.der");
@@ -100,7 +100,8 @@ TEST(CrashConsistency, EveryAnsweredRequestHasItsAuditRowAfterSigkill) {
         auto client = Connect(server.target());
         for (int i = 0; !stop.load(); ++i) {
           v1::AuthorizeRequest req = DerRequest(i % 2 ? bob : alice);
-          std::string rid = "r" + std::to_string(round) + "-t" + std::to_string(t) + "-" + std::to_string(i);
+          std::string rid =
+              "r" + std::to_string(round) + "-t" + std::to_string(t) + "-" + std::to_string(i);
           req.set_request_id(rid);
           v1::AuthorizeResponse resp;
           grpc::Status s = client->Authorize(req, &resp);
@@ -116,8 +117,17 @@ TEST(CrashConsistency, EveryAnsweredRequestHasItsAuditRowAfterSigkill) {
         }
       });
     }
-    // Let load build up, then kill at a random moment.
-    std::this_thread::sleep_for(std::chrono::milliseconds(150 + rng() % 350));
+    // Let load build up (at least one answer, however slow a sanitizer build is to start), then
+    // kill at a random moment.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < give_up) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!round_answered.empty()) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 + rng() % 350));
     server.Kill();
     stop = true;
     for (auto& c : clients) c.join();
@@ -139,7 +149,8 @@ TEST(CrashConsistency, EveryAnsweredRequestHasItsAuditRowAfterSigkill) {
         if (++missing <= 5) ADD_FAILURE() << "answered request " << rid << " has no audit row";
       }
     }
-    EXPECT_EQ(missing, 0u) << "answered requests without an audit row (of " << answered.size() << ")";
+    EXPECT_EQ(missing, 0u) << "answered requests without an audit row (of " << answered.size()
+                           << ")";
     again.Stop();
     testing::CommandResult ic =
         testing::RunCommand({"sqlite3", again.database(), "PRAGMA integrity_check;"});
@@ -204,7 +215,8 @@ TEST(GracefulShutdown, SigtermLetsInFlightCallsFinishFlushesAuditAndExitsZeroQui
   std::atomic<bool> stop{false};
   std::mutex mu;
   LoadResult load;
-  std::thread driver([&] { RunLoad(server.target(), 4, ReadTestdata("bob.der"), "g", stop, load, mu); });
+  std::thread driver(
+      [&] { RunLoad(server.target(), 4, ReadTestdata("bob.der"), "g", stop, load, mu); });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   const auto t0 = std::chrono::steady_clock::now();
   int status = server.Stop();  // SIGTERM and wait
@@ -239,7 +251,8 @@ TEST(Overload, BeyondMaxInflightCallsFailFastAndServiceRecovers) {
   std::atomic<bool> stop{false};
   std::mutex mu;
   LoadResult load;
-  std::thread driver([&] { RunLoad(server.target(), 8, ReadTestdata("bob.der"), "o", stop, load, mu); });
+  std::thread driver(
+      [&] { RunLoad(server.target(), 8, ReadTestdata("bob.der"), "o", stop, load, mu); });
   std::this_thread::sleep_for(std::chrono::milliseconds(800));
   stop = true;
   driver.join();
