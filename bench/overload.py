@@ -112,7 +112,8 @@ def machine_busy_s():
     """CPU seconds the whole machine spent busy (all cores), from /proc/stat."""
     with open("/proc/stat") as f:
         v = [int(x) for x in f.readline().split()[1:]]
-    return (sum(v) - v[3] - v[4]) / CLK_TCK  # minus idle and iowait
+    # user nice system idle iowait irq softirq steal (guest time is already in user and nice)
+    return (sum(v[:8]) - v[3] - v[4]) / CLK_TCK
 
 
 class Sampler(threading.Thread):
