@@ -222,6 +222,9 @@ Result<std::unique_ptr<Server>> Server::Start(const config::Config& config, cons
       b.RegisterService(s->ext_authz_callback_service_.get());
     }
     b.SetMaxReceiveMessageSize(1 << 20);
+    if (config.max_streams_per_connection > 0) {
+      b.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, config.max_streams_per_connection);
+    }
     // The sync server's pollers wake at this interval; it bounds how long shutdown waits.
     b.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::CQ_TIMEOUT_MSEC, 200);
     s->auth_server_ = b.BuildAndStart();

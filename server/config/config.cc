@@ -155,13 +155,28 @@ Result<Config> ParseConfigYaml(const std::string& yaml_text) {
   try {
     YAML::Node root = YAML::Load(yaml_text);
     if (root.IsNull()) return cfg;
-    CERTGATE_RETURN_IF_ERROR(
-        CheckKeys(root,
-                  {"listen", "admin_socket", "database", "log_level", "xfcc_element", "forwarders",
-                   "synchronous_full", "shutdown_grace_ms", "audit_max_batch", "admin_tcp",
-                   "max_inflight", "health_check_interval_ms", "database_busy_timeout_ms", "trust",
-                   "crl", "tls", "validation_cache", "ext_authz", "server_api"},
-                  ""));
+    CERTGATE_RETURN_IF_ERROR(CheckKeys(root,
+                                       {"listen",
+                                        "admin_socket",
+                                        "database",
+                                        "log_level",
+                                        "xfcc_element",
+                                        "forwarders",
+                                        "synchronous_full",
+                                        "shutdown_grace_ms",
+                                        "audit_max_batch",
+                                        "admin_tcp",
+                                        "max_inflight",
+                                        "health_check_interval_ms",
+                                        "database_busy_timeout_ms",
+                                        "trust",
+                                        "crl",
+                                        "tls",
+                                        "validation_cache",
+                                        "ext_authz",
+                                        "server_api",
+                                        "max_streams_per_connection"},
+                                       ""));
     Read(root, "listen", cfg.listen);
     Read(root, "admin_socket", cfg.admin_socket);
     Read(root, "database", cfg.database);
@@ -171,6 +186,7 @@ Result<Config> ParseConfigYaml(const std::string& yaml_text) {
     Read(root, "shutdown_grace_ms", cfg.shutdown_grace_ms);
     Read(root, "audit_max_batch", cfg.audit_max_batch);
     Read(root, "max_inflight", cfg.max_inflight);
+    Read(root, "max_streams_per_connection", cfg.max_streams_per_connection);
     Read(root, "health_check_interval_ms", cfg.health_check_interval_ms);
     Read(root, "database_busy_timeout_ms", cfg.database_busy_timeout_ms);
     Read(root, "server_api", cfg.server_api);
@@ -268,6 +284,9 @@ Status Validate(const Config& cfg) {
   }
   if (cfg.shutdown_grace_ms < 0) return Status::InvalidArgument("shutdown_grace_ms must be >= 0");
   if (cfg.max_inflight < 0) return Status::InvalidArgument("max_inflight must be >= 0");
+  if (cfg.max_streams_per_connection < 0) {
+    return Status::InvalidArgument("max_streams_per_connection must be >= 0");
+  }
   if (cfg.database_busy_timeout_ms < 0) {
     return Status::InvalidArgument("database_busy_timeout_ms must be >= 0");
   }

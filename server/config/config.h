@@ -139,6 +139,11 @@ struct Config {
   // Authorize/Check calls worked on at once; beyond this, RESOURCE_EXHAUSTED at once
   // (0 = unbounded). Admin calls are not counted.
   int max_inflight = 256;
+  // HTTP/2 streams (calls) one connection may have open on the authorization listener
+  // (SETTINGS_MAX_CONCURRENT_STREAMS; 0 = gRPC's default, unlimited). A caller beyond it waits for
+  // a stream in its own client (Envoy opens another connection) instead of the server reading and
+  // holding the call: this is what bounds the server's memory when it is too busy to even refuse.
+  int max_streams_per_connection = 256;
   // Audit group commit: events per transaction.
   int audit_max_batch = 256;
   // gRPC server API of Authorize on the authorization listener: "callback" (handlers never block

@@ -273,5 +273,63 @@ TEST(Overload, BeyondMaxInflightCallsFailFastAndServiceRecovers) {
   EXPECT_TRUE(admin->admin().ListUsers(ctx.get(), {}, &users).ok());
 }
 
+// Calls from `threads` threads sharing one channel (one HTTP/2 connection), `per_thread` each:
+// the count of answers and the failures by code.
+std::pair<int, std::map<grpc::StatusCode, int>> BurstOnOneConnection(const std::string& target,
+                                                                     int threads, int per_thread,
+                                                                     const std::string& der) {
+  auto client = Connect(target);
+  std::mutex mu;
+  int answered = 0;
+  std::map<grpc::StatusCode, int> errors;
+  std::vector<std::thread> ts;
+  for (int t = 0; t < threads; ++t) {
+    ts.emplace_back([&] {
+      for (int i = 0; i < per_thread; ++i) {
+        v1::AuthorizeResponse resp;
+        grpc::Status s = client->Authorize(DerRequest(der), &resp);
+        std::lock_guard<std::mutex> lock(mu);
+        if (s.ok()) {
+          ++answered;
+        } else {
+          errors[s.error_code()]++;
+        }
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  return {answered, errors};
+}
+
+// max_streams_per_connection is the transport-level bound: a connection cannot have more calls
+// open in the server than it, so the server never reads and holds more. Without it the same burst
+// is beyond max_inflight and is refused (the control: the burst does exceed the bound).
+TEST(Overload, StreamsPerConnectionMakeOneConnectionsExcessCallsWaitInTheClient) {
+  const std::string bob = ReadTestdata("bob.der");
+  {
+    SCOPED_TRACE("control: no stream limit");
+    testing::ServerProcessOptions opts;
+    opts.extra_yaml = "max_inflight: 3\nmax_streams_per_connection: 0\n";
+    testing::ServerProcess server(opts);
+    ASSERT_TRUE(server.Start());
+    auto [answered, errors] = BurstOnOneConnection(server.target(), 24, 10, bob);
+    EXPECT_GT(errors[grpc::StatusCode::RESOURCE_EXHAUSTED], 0)
+        << "24 concurrent calls on one connection against max_inflight 3";
+    EXPECT_EQ(answered + errors[grpc::StatusCode::RESOURCE_EXHAUSTED], 240);
+  }
+  {
+    SCOPED_TRACE("one stream per connection");
+    testing::ServerProcessOptions opts;
+    opts.extra_yaml = "max_inflight: 3\nmax_streams_per_connection: 1\n";
+    testing::ServerProcess server(opts);
+    ASSERT_TRUE(server.Start());
+    auto [answered, errors] = BurstOnOneConnection(server.target(), 24, 10, bob);
+    EXPECT_EQ(answered, 240);
+    for (const auto& [code, n] : errors) {
+      ADD_FAILURE() << n << " calls failed with " << code;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace certgate

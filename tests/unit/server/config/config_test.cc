@@ -79,6 +79,22 @@ TEST(Config, ValidateNamesTheBadField) {
   c = Config();
   c.forwarders.push_back({"p", {}, {}, "", true, {}, {}, {}});
   EXPECT_FALSE(Validate(c).ok());
+  c = Config();
+  c.max_streams_per_connection = -1;
+  EXPECT_NE(Validate(c).message().find("max_streams_per_connection"), std::string::npos);
+}
+
+TEST(Config, StreamsPerConnectionAreBoundedByDefaultAndConfigurable) {
+  auto cfg = ParseConfigYaml("");
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_GT(cfg->max_streams_per_connection, 0) << "a transport-level bound by default";
+  cfg = ParseConfigYaml("max_streams_per_connection: 0\n");
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_EQ(cfg->max_streams_per_connection, 0);
+  cfg = ParseConfigYaml("max_streams_per_connection: 32\n");
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_EQ(cfg->max_streams_per_connection, 32);
+  EXPECT_TRUE(Validate(*cfg).ok());
 }
 
 TEST(Config, ParsesTrustCrlTlsAndCacheSections) {
