@@ -14,8 +14,13 @@ server share the machine: a CPU table per phase shows the server, load_client an
 else (another process's load makes the figures contended; --wait-quiet S first waits up to S
 seconds for an idle machine).
 
-overload: baseline (open loop at 0.5 x saturation, 10 s) -> overload (open loop at 2 x
-  saturation, --duration s, default 60; an admin call is made in the middle) -> recovery (0.5 x,
+CPUs (--pin, default auto): the server runs on one CPU and the load generator on the others, so
+saturation and overload are measured with the same CPUs (unpinned, the generator takes up to a
+core from the server at 2 x and the server's capacity during the overload is not the capacity
+that was measured). --pin off shares them.
+
+overload: baseline (open loop at 0.5 x saturation, 10 s) -> overload (open loop at --factor x
+  saturation, default 2, for --duration s, default 60; an admin call is made in the middle) -> recovery (0.5 x,
   three 5 s runs). Checks, each printed with its result (exit 1 if one fails):
     - the server is alive after every phase, reports SERVING (grpc.health.v1) at the end, and
       exits 0 on SIGTERM;
@@ -32,9 +37,10 @@ overload: baseline (open loop at 0.5 x saturation, 10 s) -> overload (open loop 
     - memory: after a 10 s warm-up, the median RssAnon (the heap: where a leak or calls queued
       without bound show) of the last 10 s of the overload phase is <= 1.20 x the median of the
       10 s that follow the warm-up + 16 MiB (growth that continues while the offered load is
-      constant; a one-off step of the allocator or a bounded cache passes). VmRSS is reported:
-      it also counts SQLite's memory map of the database file (RssFile), which swings by tens of
-      MiB between samples;
+      constant; a one-off step of the allocator or a bounded cache passes), and its peak is
+      <= --heap-limit-mib (default 160: the server holds at most max_streams_per_connection x
+      connections calls, whatever the offered load). VmRSS is reported: it also counts SQLite's
+      memory map of the database file (RssFile), which swings by tens of MiB between samples;
     - fds: the maximum during the overload is <= the baseline phase's maximum + 16, and the count
       when idle at the end is <= the idle count before any load + 4.
 
@@ -204,6 +210,32 @@ def prepare(a):
     return f"{w}/mix.req", db
 
 
+def pin(cpus):
+    """preexec_fn that confines a child to `cpus` (None: no pinning)."""
+    if not cpus:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
+def split_cpus(spec):
+    """--pin: 'auto' gives the server the first CPU this process may use and the load generator
+    the others (2 CPUs or more); 'off' shares them all; 'S:C' takes explicit lists ('0:1-3')."""
+    mine = sorted(os.sched_getaffinity(0))
+    if spec == "off" or (spec == "auto" and len(mine) < 2):
+        return None, None
+    if spec == "auto":
+        return [mine[0]], mine[1:]
+
+    def cpuset(text):
+        out = set()
+        for part in text.split(","):
+            lo, _, hi = part.partition("-")
+            out.update(range(int(lo), int(hi or lo) + 1))
+        return out
+    server, _, client = spec.partition(":")
+    return sorted(cpuset(server)), sorted(cpuset(client))
+
+
 class Server:
     """certgate-server started by us; stopped by its own pid only."""
 
@@ -216,13 +248,15 @@ admin_socket: {self.admin_socket}
 database: {db}
 log_level: warn
 max_inflight: {a.max_inflight}
+max_streams_per_connection: {a.max_streams}
 forwarders:
   - {{name: bench, addresses: [127.0.0.1]}}
 """)
         self.logfile = f"{a.work}/certgate.log"
         self.out = open(self.logfile, "w")
         self.proc = subprocess.Popen([f"{a.build}/certgate-server", "--config", self.cfg],
-                                     stdout=self.out, stderr=subprocess.STDOUT, text=True)
+                                     stdout=self.out, stderr=subprocess.STDOUT, text=True,
+                                     preexec_fn=pin(a.server_cpus))
         self.pid = self.proc.pid
         self.port = None
         deadline = time.time() + 60
@@ -292,7 +326,8 @@ def load(a, server, reqfile, duration, rate=0, warmup=0.0, conns=None, streams=1
            "--duration", str(duration), "--warmup", str(warmup)]
     if rate:
         cmd += ["--rate", str(int(rate))]
-    p = subprocess.Popen(cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.Popen(cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         preexec_fn=pin(a.client_cpus))
     out, err = p.communicate()
     # The generator's own CPU (it shares the machine with the server).
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -451,10 +486,11 @@ def run_overload(a, server, reqfile, db, sampler, checks, result):
         time.sleep(a.duration / 2)
         admin["rc"], admin["s"] = admin_call(a, server)
 
-    log(f"baseline {0.5 * cap:.0f}/s for 10 s; overload {2 * cap:.0f}/s for {a.duration} s; "
+    log(f"baseline {0.5 * cap:.0f}/s for 10 s; overload {a.factor * cap:.0f}/s ({a.factor:g} x) "
+        f"for {a.duration} s; "
         f"recovery {0.5 * cap:.0f}/s for 15 s (three 5 s runs)")
     base = phase("baseline", 0.5 * cap, 10)
-    over = phase("overload", 2 * cap, a.duration, during=admin_mid_overload)
+    over = phase("overload", a.factor * cap, a.duration, during=admin_mid_overload)
     recs = [phase(f"recovery{i}", 0.5 * cap, 5) for i in (1, 2, 3)]
     rec = recs[-1]  # 10-15 s after the overload ended
     result["phases"] = phases
@@ -506,6 +542,12 @@ def run_overload(a, server, reqfile, db, sampler, checks, result):
                    f"MiB)")
     else:
         checks.add(False, f"overload RSS: too few samples ({len(s_over)}) for the criterion")
+    if s_over:
+        # The absolute bound: the calls the server holds are bounded by max_inflight and by
+        # max_streams_per_connection x connections, whatever the offered load.
+        peak = max(s["anon_kb"] for s in s_over)
+        checks.add(peak <= a.heap_limit_mib * 1024,
+                   f"overload heap peak: RssAnon max {mib(peak):.1f} MiB <= {a.heap_limit_mib} MiB")
     if s_over and s_base:
         mb, mo = max(s["fds"] for s in s_base), max(s["fds"] for s in s_over)
         checks.add(mo <= mb + 16, f"overload fds: max {mo} <= baseline max {mb} + 16")
@@ -602,6 +644,15 @@ def main():
     p.add_argument("--interval", type=float, default=None,
                    help="sampling interval (default 1 s overload, 5 s soak)")
     p.add_argument("--max-inflight", type=int, default=64)
+    p.add_argument("--factor", type=float, default=2.0,
+                   help="overload: offered load / saturation (default 2)")
+    p.add_argument("--heap-limit-mib", type=int, default=160,
+                   help="overload: the server's RssAnon may never exceed this (default 160)")
+    p.add_argument("--max-streams", type=int, default=256,
+                   help="max_streams_per_connection of the server (0: gRPC's unlimited)")
+    p.add_argument("--pin", default="auto",
+                   help="CPU split: auto (server on one CPU, the load generator on the rest, so "
+                   "saturation and overload are measured with the same CPUs), off, or S:C lists")
     p.add_argument("--connections", type=int, default=4, help="open-loop connections")
     p.add_argument("--sat-connections", type=int, default=4)
     p.add_argument("--sat-streams", type=int, default=12)
@@ -618,6 +669,7 @@ def main():
     a.interval = a.interval or (1.0 if a.mode == "overload" else 5.0)
     a.work = os.path.abspath(a.work or f"{ROOT}/bench/work/{a.mode}")
     a.out = os.path.abspath(a.out)
+    a.server_cpus, a.client_cpus = split_cpus(a.pin)
     os.makedirs(a.work, exist_ok=True)
     os.makedirs(a.out, exist_ok=True)
 
@@ -630,7 +682,9 @@ def main():
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)  # bench_tool's CPU is not load_client's
     load.children_cpu = ru.ru_utime + ru.ru_stime
     server = Server(a, db)
-    log(f"certgate-server pid {server.pid} port {server.port}, max_inflight {a.max_inflight}")
+    log(f"certgate-server pid {server.pid} port {server.port}, max_inflight {a.max_inflight}, "
+        f"max_streams_per_connection {a.max_streams}; CPUs: server "
+        f"{a.server_cpus or 'all'}, load generator {a.client_cpus or 'all'}")
     sampler = Sampler(server.pid, db, a.interval)
     sampler.start()
     checks = Checks()
