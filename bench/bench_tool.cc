@@ -28,6 +28,7 @@
 #include "server/certs/decoders.h"
 #include "server/common/clock.h"
 #include "server/store/sqlite_store.h"
+#include "tests/support/encoding.h"
 
 namespace {
 
@@ -69,33 +70,6 @@ Args Parse(int argc, char** argv) {
     a.kv.emplace_back(k.substr(2), argv[++i]);
   }
   return a;
-}
-
-// Envoy's URL encoding of the PEM in XFCC Cert= (only newline, space, +, / and = escaped).
-std::string EnvoyUrlEncode(const std::string& pem) {
-  std::string out;
-  for (char c : pem) {
-    switch (c) {
-      case '\n':
-        out += "%0A";
-        break;
-      case ' ':
-        out += "%20";
-        break;
-      case '+':
-        out += "%2B";
-        break;
-      case '/':
-        out += "%2F";
-        break;
-      case '=':
-        out += "%3D";
-        break;
-      default:
-        out.push_back(c);
-    }
-  }
-  return out;
 }
 
 void WriteFile(const std::string& path, const std::string& data) {
@@ -149,8 +123,8 @@ int Requests(const Args& a) {
       if (!facts.ok()) Usage("a certificate does not parse");
       auto* h = req.mutable_forwarded_header();
       h->set_value("By=spiffe://bench.example/ns/default/sa/api;Hash=" + facts->fingerprint_sha256 +
-                   ";Cert=\"" + EnvoyUrlEncode(certgate::bench::DerToPem(der)) + "\";Subject=\"" +
-                   facts->subject.ToRfc4514() +
+                   ";Cert=\"" + certgate::testing::EnvoyUrlEncode(certgate::bench::DerToPem(der)) +
+                   "\";Subject=\"" + facts->subject.ToRfc4514() +
                    "\";URI=" + (facts->uri_sans.empty() ? std::string() : facts->uri_sans.front()));
       h->set_encoding("xfcc");
     } else {

@@ -24,37 +24,10 @@ namespace envoy_auth = ::envoy::service::auth::v3;
 using ::envoy::config::core::v3::HeaderValueOption;
 using ::grpc::health::v1::HealthCheckRequest;
 using ::grpc::health::v1::HealthCheckResponse;
+using testing::EnvoyUrlEncode;
 using testing::ReadTestdata;
 using testing::TrimTrailing;
 using testing::UrlEscape;
-
-// Exactly how Envoy URL-encodes a PEM for source.certificate and XFCC Cert= (only these five
-// characters; dashes, letters and digits stay literal).
-std::string EnvoyUrlEncode(const std::string& pem) {
-  std::string out;
-  for (char c : pem) {
-    switch (c) {
-      case '\n':
-        out += "%0A";
-        break;
-      case ' ':
-        out += "%20";
-        break;
-      case '+':
-        out += "%2B";
-        break;
-      case '/':
-        out += "%2F";
-        break;
-      case '=':
-        out += "%3D";
-        break;
-      default:
-        out.push_back(c);
-    }
-  }
-  return out;
-}
 
 std::string XfccElement(const std::string& name) {
   return "By=spiffe://example.org/gateway;Hash=" +

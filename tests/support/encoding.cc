@@ -23,6 +23,32 @@ std::string UrlEscape(const std::string& in) {
   return out;
 }
 
+std::string EnvoyUrlEncode(const std::string& pem) {
+  std::string out;
+  for (char c : pem) {
+    switch (c) {
+      case '\n':
+        out += "%0A";
+        break;
+      case ' ':
+        out += "%20";
+        break;
+      case '+':
+        out += "%2B";
+        break;
+      case '/':
+        out += "%2F";
+        break;
+      case '=':
+        out += "%3D";
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+  return out;
+}
+
 std::string Base64(const std::string& in) {
   static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
