@@ -648,7 +648,7 @@ def main():
                    help="overload: offered load / saturation (default 2)")
     p.add_argument("--heap-limit-mib", type=int, default=160,
                    help="overload: the server's RssAnon may never exceed this (default 160)")
-    p.add_argument("--max-streams", type=int, default=256,
+    p.add_argument("--max-streams", type=int, default=64,
                    help="max_streams_per_connection of the server (0: gRPC's unlimited)")
     p.add_argument("--pin", default="auto",
                    help="CPU split: auto (server on one CPU, the load generator on the rest, so "

@@ -142,8 +142,10 @@ struct Config {
   // HTTP/2 streams (calls) one connection may have open on the authorization listener
   // (SETTINGS_MAX_CONCURRENT_STREAMS; 0 = gRPC's default, unlimited). A caller beyond it waits for
   // a stream in its own client (Envoy opens another connection) instead of the server reading and
-  // holding the call: this is what bounds the server's memory when it is too busy to even refuse.
-  int max_streams_per_connection = 256;
+  // holding the call: this is what bounds the server's memory when it is too busy to even refuse
+  // (about 60 KiB per held call, so connections x this x 60 KiB; bench/overload.sh). 64 streams
+  // carry well over the server's throughput on one connection (calls last a few ms).
+  int max_streams_per_connection = 64;
   // Audit group commit: events per transaction.
   int audit_max_batch = 256;
   // gRPC server API of Authorize on the authorization listener: "callback" (handlers never block
