@@ -305,29 +305,26 @@ std::pair<int, std::map<grpc::StatusCode, int>> BurstOnOneConnection(const std::
 // open in the server than it, so the server never reads and holds more. Without it the same burst
 // is beyond max_inflight and is refused (the control: the burst does exceed the bound).
 TEST(Overload, StreamsPerConnectionMakeOneConnectionsExcessCallsWaitInTheClient) {
-  const std::string bob = ReadTestdata("bob.der");
+  // 24 callers x 10 calls on one connection against max_inflight 3.
+  auto burst = [](int max_streams) {
+    testing::ServerProcessOptions opts;
+    opts.extra_yaml =
+        "max_inflight: 3\nmax_streams_per_connection: " + std::to_string(max_streams) + "\n";
+    testing::ServerProcess server(opts);
+    EXPECT_TRUE(server.Start());
+    return BurstOnOneConnection(server.target(), 24, 10, ReadTestdata("bob.der"));
+  };
   {
     SCOPED_TRACE("control: no stream limit");
-    testing::ServerProcessOptions opts;
-    opts.extra_yaml = "max_inflight: 3\nmax_streams_per_connection: 0\n";
-    testing::ServerProcess server(opts);
-    ASSERT_TRUE(server.Start());
-    auto [answered, errors] = BurstOnOneConnection(server.target(), 24, 10, bob);
-    EXPECT_GT(errors[grpc::StatusCode::RESOURCE_EXHAUSTED], 0)
-        << "24 concurrent calls on one connection against max_inflight 3";
+    auto [answered, errors] = burst(0);
+    EXPECT_GT(errors[grpc::StatusCode::RESOURCE_EXHAUSTED], 0);
     EXPECT_EQ(answered + errors[grpc::StatusCode::RESOURCE_EXHAUSTED], 240);
   }
   {
     SCOPED_TRACE("one stream per connection");
-    testing::ServerProcessOptions opts;
-    opts.extra_yaml = "max_inflight: 3\nmax_streams_per_connection: 1\n";
-    testing::ServerProcess server(opts);
-    ASSERT_TRUE(server.Start());
-    auto [answered, errors] = BurstOnOneConnection(server.target(), 24, 10, bob);
+    auto [answered, errors] = burst(1);
     EXPECT_EQ(answered, 240);
-    for (const auto& [code, n] : errors) {
-      ADD_FAILURE() << n << " calls failed with " << code;
-    }
+    for (const auto& [code, n] : errors) ADD_FAILURE() << n << " calls failed with " << code;
   }
 }
 
