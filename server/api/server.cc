@@ -293,6 +293,13 @@ Result<std::unique_ptr<Server>> Server::Start(const config::Config& config, cons
   SetHealth(s->admin_server_.get(), kAdminServices, true);
   SetHealth(s->admin_tcp_server_.get(), kAdminServices, true);
   s->monitor_ = std::thread([srv = s.get()] { srv->MonitorHealth(); });
+  if (config.audit_retention_days > 0) {
+    audit::AuditRetention::Options ro;
+    ro.max_age_micros = int64_t{config.audit_retention_days} * 86'400'000'000;
+    ro.interval_ms = config.audit_retention_interval_ms;
+    s->retention_ = std::make_unique<audit::AuditRetention>(*s->store_, clock, ro);
+    s->retention_->Start();
+  }
   spdlog::get("api")->info("authorization listener on port {} ({}), admin socket {}, database {}",
                            s->port_,
                            !config.tls.enabled()               ? "plaintext"
@@ -357,6 +364,7 @@ void Server::Shutdown() {
   }
   monitor_cv_.notify_all();
   if (monitor_.joinable()) monitor_.join();
+  if (retention_) retention_->Stop();
   // 1. Health first: NOT_SERVING on every listener (and every later change ignored).
   for (grpc::Server* server : {auth_server_.get(), admin_server_.get(), admin_tcp_server_.get()}) {
     if (!server) continue;

@@ -17,6 +17,7 @@
 #include "server/api/authorizer_service.h"
 #include "server/api/ext_authz_service.h"
 #include "server/audit/audit_writer.h"
+#include "server/audit/retention.h"
 #include "server/authz/authorizer.h"
 #include "server/certs/validator.h"
 #include "server/config/config.h"
@@ -58,6 +59,7 @@ class Server {
   std::unique_ptr<certs::Validator> validator_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<audit::AuditWriter> audit_;
+  std::unique_ptr<audit::AuditRetention> retention_;  // audit_retention_days > 0
   std::unique_ptr<authz::Authorizer> authorizer_;
   std::unique_ptr<Admission> authz_admission_;             // Authorize + Check: bounded, drained
   std::unique_ptr<Admission> admin_admission_;             // admin listeners: drained only

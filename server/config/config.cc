@@ -175,7 +175,9 @@ Result<Config> ParseConfigYaml(const std::string& yaml_text) {
                                         "validation_cache",
                                         "ext_authz",
                                         "server_api",
-                                        "max_streams_per_connection"},
+                                        "max_streams_per_connection",
+                                        "audit_retention_days",
+                                        "audit_retention_interval_ms"},
                                        ""));
     Read(root, "listen", cfg.listen);
     Read(root, "admin_socket", cfg.admin_socket);
@@ -187,6 +189,8 @@ Result<Config> ParseConfigYaml(const std::string& yaml_text) {
     Read(root, "audit_max_batch", cfg.audit_max_batch);
     Read(root, "max_inflight", cfg.max_inflight);
     Read(root, "max_streams_per_connection", cfg.max_streams_per_connection);
+    Read(root, "audit_retention_days", cfg.audit_retention_days);
+    Read(root, "audit_retention_interval_ms", cfg.audit_retention_interval_ms);
     Read(root, "health_check_interval_ms", cfg.health_check_interval_ms);
     Read(root, "database_busy_timeout_ms", cfg.database_busy_timeout_ms);
     Read(root, "server_api", cfg.server_api);
@@ -286,6 +290,12 @@ Status Validate(const Config& cfg) {
   if (cfg.max_inflight < 0) return Status::InvalidArgument("max_inflight must be >= 0");
   if (cfg.max_streams_per_connection < 0) {
     return Status::InvalidArgument("max_streams_per_connection must be >= 0");
+  }
+  if (cfg.audit_retention_days < 0 || cfg.audit_retention_days > 36'500) {
+    return Status::InvalidArgument("audit_retention_days must be between 0 and 36500");
+  }
+  if (cfg.audit_retention_interval_ms < 10) {
+    return Status::InvalidArgument("audit_retention_interval_ms must be >= 10");
   }
   if (cfg.database_busy_timeout_ms < 0) {
     return Status::InvalidArgument("database_busy_timeout_ms must be >= 0");

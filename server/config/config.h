@@ -148,6 +148,11 @@ struct Config {
   int max_streams_per_connection = 64;
   // Audit group commit: events per transaction.
   int audit_max_batch = 256;
+  // Audit retention: rows older than this many days are deleted (in batches of 5000, by a
+  // background pass every audit_retention_interval_ms). 0 keeps every row (the default: the
+  // trail is evidence; set it, or the database grows with the traffic, about 440 bytes a call).
+  int audit_retention_days = 0;
+  int64_t audit_retention_interval_ms = 60'000;
   // gRPC server API of Authorize on the authorization listener: "callback" (handlers never block
   // gRPC's threads; the audit writer finishes each call after its commit) or "sync" (a thread
   // per in-flight call, blocked in the audit commit). Chosen by measurement: bench/RESULTS.md.

@@ -331,6 +331,21 @@ Status MemoryStore::AppendAudit(std::vector<AuditEvent>& events) {
   return Status::Ok();
 }
 
+Result<int64_t> MemoryStore::DeleteAuditBefore(int64_t before_micros, int limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  CERTGATE_RETURN_IF_ERROR(TakeInjectedFailure());
+  if (limit < 1) return Status::InvalidArgument("limit must be >= 1");
+  // Oldest by time (ties by id), as the SQLite backend's index gives them.
+  std::vector<std::pair<int64_t, int64_t>> old;  // (time, id)
+  for (const auto& [id, e] : audit_) {
+    if (e.time < before_micros) old.emplace_back(e.time, id);
+  }
+  std::sort(old.begin(), old.end());
+  if (old.size() > static_cast<size_t>(limit)) old.resize(static_cast<size_t>(limit));
+  for (const auto& [time, id] : old) audit_.erase(id);
+  return static_cast<int64_t>(old.size());
+}
+
 Result<std::vector<AuditEvent>> MemoryStore::QueryAudit(const AuditQuery& query) {
   std::lock_guard<std::mutex> lock(mu_);
   CERTGATE_RETURN_IF_ERROR(TakeInjectedFailure());

@@ -61,6 +61,7 @@ class MemoryStore final : public Store {
 
   Status AppendAudit(std::vector<AuditEvent>& events) override;
   Result<std::vector<AuditEvent>> QueryAudit(const AuditQuery& query) override;
+  Result<int64_t> DeleteAuditBefore(int64_t before_micros, int limit) override;
 
   Status Ping() override;
 

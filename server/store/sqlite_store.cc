@@ -490,6 +490,7 @@ class SqliteStore final : public Store {
 
   Status AppendAudit(std::vector<AuditEvent>& events) override;
   Result<std::vector<AuditEvent>> QueryAudit(const AuditQuery& query) override;
+  Result<int64_t> DeleteAuditBefore(int64_t before_micros, int limit) override;
 
   Status Ping() override;
 
@@ -1018,6 +1019,24 @@ Status SqliteStore::AppendAudit(std::vector<AuditEvent>& events) {
     if (events[i].time == 0) events[i].time = now;
   }
   return Status::Ok();
+}
+
+Result<int64_t> SqliteStore::DeleteAuditBefore(int64_t before_micros, int limit) {
+  if (limit < 1) return Status::InvalidArgument("limit must be >= 1");
+  CERTGATE_RETURN_IF_ERROR(CheckFile());
+  STORE_ASSIGN_OR_RETURN(ConnPool::Lease conn, pool_.Acquire());
+  STORE_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(conn->db()));
+  // The time index finds the oldest rows; the delete goes by rowid.
+  STORE_ASSIGN_OR_RETURN(
+      Stmt * st, conn->Prepare("DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events "
+                               "WHERE time < ?1 ORDER BY time LIMIT ?2)"));
+  StmtScope s(*st);
+  s->BindInt64(1, before_micros);
+  s->BindInt64(2, limit);
+  CERTGATE_RETURN_IF_ERROR(s->Run());
+  const int64_t deleted = sqlite3_changes(conn->db());
+  CERTGATE_RETURN_IF_ERROR(txn.Commit());
+  return deleted;
 }
 
 Result<std::vector<AuditEvent>> SqliteStore::QueryAudit(const AuditQuery& query) {

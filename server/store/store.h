@@ -231,6 +231,10 @@ class Store {
   // Newest first (unless after_id is set: then oldest first). "Newest" is append order (id), not
   // the time column, which comes from many request threads' clocks.
   virtual Result<std::vector<AuditEvent>> QueryAudit(const AuditQuery& query) = 0;
+  // Retention: deletes up to `limit` (>= 1) of the oldest rows whose time is before
+  // `before_micros`, in one transaction, and returns how many it deleted (0: none left). Short
+  // batches keep the audit writer's commits from waiting behind a long delete.
+  virtual Result<int64_t> DeleteAuditBefore(int64_t before_micros, int limit) = 0;
 
   // Health probe of the backing database: it is still the one that was opened (not deleted or
   // replaced), it can be read, and (unless opened read-only) a tiny write commits durably — so

@@ -10,10 +10,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 #include <thread>
 
 #include "certgate/client.h"
+#include "server/common/clock.h"
+#include "server/store/sqlite_store.h"
 #include "tests/support/encoding.h"
 #include "tests/support/server_process.h"
 #include "tests/support/testdata.h"
@@ -425,6 +428,56 @@ TEST_F(AdminCli, DirectDatabaseWritesTakeEffectForTheNextRequest) {
   v1::QueryAuditResponse rows = ParseJson<v1::QueryAuditResponse>(r.out);
   ASSERT_EQ(rows.events_size(), 1);
   EXPECT_NE(rows.events(0).caller().find("cli --db"), std::string::npos) << rows.events(0).caller();
+}
+
+// audit_retention_days: rows older than the retention are deleted by the running server; newer
+// rows stay. The old rows are written by another process's store
+// (an earlier certgate), with their times in the past.
+TEST(AuditRetention, TheServerDeletesRowsOlderThanTheRetentionAndKeepsTheRest) {
+  testing::ServerProcessOptions opts;
+  opts.extra_yaml = "audit_retention_days: 30\naudit_retention_interval_ms: 50\n";
+  testing::ServerProcess server(opts);
+  ASSERT_TRUE(server.Start());
+  SystemClock clock;
+  const int64_t day = 86'400'000'000;
+  {
+    store::SqliteOptions so;
+    so.path = server.database();
+    auto st = store::OpenSqliteStore(so, clock);
+    ASSERT_TRUE(st.ok()) << st.status().ToString();
+    std::vector<store::AuditEvent> rows;
+    for (auto [rid, age_days] : std::vector<std::pair<std::string, int64_t>>{
+             {"old-1", 400}, {"old-2", 31}, {"recent-1", 29}, {"recent-2", 1}}) {
+      store::AuditEvent e;
+      e.time = clock.NowMicros() - age_days * day;
+      e.kind = "authorize";
+      e.request_id = rid;
+      rows.push_back(e);
+    }
+    ASSERT_TRUE((*st)->AppendAudit(rows).ok());
+  }
+  ChannelOptions o;
+  o.target = server.admin_target();
+  std::string err;
+  Client c(MakeChannel(o, &err));
+  auto request_ids = [&] {
+    std::set<std::string> ids;
+    v1::QueryAuditRequest q;
+    q.set_limit(1000);
+    v1::QueryAuditResponse resp;
+    EXPECT_TRUE(c.admin().QueryAudit(c.NewContext().get(), q, &resp).ok());
+    for (const auto& e : resp.events()) ids.insert(e.request_id());
+    return ids;
+  };
+  std::set<std::string> ids = request_ids();
+  for (int i = 0; i < 200 && (ids.count("old-1") || ids.count("old-2")); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    ids = request_ids();
+  }
+  EXPECT_EQ(ids.count("old-1"), 0u);
+  EXPECT_EQ(ids.count("old-2"), 0u);
+  EXPECT_EQ(ids.count("recent-1"), 1u);
+  EXPECT_EQ(ids.count("recent-2"), 1u);
 }
 
 TEST(AdminBootstrap, DirectDatabaseModeImportsCrlsVerifiedAgainstTheConfiguredAnchors) {

@@ -133,6 +133,9 @@ class CountingStore final : public Store {
   Result<std::vector<AuditEvent>> QueryAudit(const store::AuditQuery& q) override {
     return inner_.QueryAudit(q);
   }
+  Result<int64_t> DeleteAuditBefore(int64_t before, int limit) override {
+    return inner_.DeleteAuditBefore(before, limit);
+  }
   Status Ping() override { return inner_.Ping(); }
 
  private:

@@ -50,6 +50,7 @@ class FailAtStore final : public store::Store {
              (const std::string& i, const std::string& s), (i, s))
   CG_FORWARD(Status, AppendAudit, (std::vector<store::AuditEvent> & e), (e))
   CG_FORWARD(Result<std::vector<store::AuditEvent>>, QueryAudit, (const store::AuditQuery& q), (q))
+  CG_FORWARD(Result<int64_t>, DeleteAuditBefore, (int64_t before, int limit), (before, limit))
   CG_FORWARD(Status, Ping, (), ())
 #undef CG_FORWARD
 

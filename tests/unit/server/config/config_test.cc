@@ -84,6 +84,23 @@ TEST(Config, ValidateNamesTheBadField) {
   EXPECT_NE(Validate(c).message().find("max_streams_per_connection"), std::string::npos);
 }
 
+TEST(Config, AuditRetentionIsOffByDefaultAndValidated) {
+  auto cfg = ParseConfigYaml("");
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_EQ(cfg->audit_retention_days, 0) << "the trail is kept unless retention is set";
+  cfg = ParseConfigYaml("audit_retention_days: 90\naudit_retention_interval_ms: 5000\n");
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_EQ(cfg->audit_retention_days, 90);
+  EXPECT_EQ(cfg->audit_retention_interval_ms, 5000);
+  EXPECT_TRUE(Validate(*cfg).ok());
+  Config c;
+  c.audit_retention_days = -1;
+  EXPECT_NE(Validate(c).message().find("audit_retention_days"), std::string::npos);
+  c = Config();
+  c.audit_retention_interval_ms = 0;
+  EXPECT_NE(Validate(c).message().find("audit_retention_interval_ms"), std::string::npos);
+}
+
 TEST(Config, StreamsPerConnectionAreBoundedByDefaultAndConfigurable) {
   auto cfg = ParseConfigYaml("");
   ASSERT_TRUE(cfg.ok());

@@ -788,6 +788,26 @@ TEST_P(AuditQueryTest, PagingComposesWithFilters) {
   EXPECT_EQ(page[0].request_id, "req-d");
 }
 
+// Events at times 10, 20, 30, 40, 50, 60 (see the fixture).
+TEST_P(AuditQueryTest, DeleteAuditBeforeRemovesTheOldestRowsInBatchesAndNothingNewer) {
+  Result<int64_t> n = store_->DeleteAuditBefore(45, 2);
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(*n, 2);
+  EXPECT_EQ(RequestIds({}), (Strings{"req-a@60", "req-e@50", "req-d@40", "req-c@30"}));
+  n = store_->DeleteAuditBefore(45, 100);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 2) << "the rest before 45: times 30 and 40";
+  EXPECT_EQ(RequestIds({}), (Strings{"req-a@60", "req-e@50"}));
+  n = store_->DeleteAuditBefore(45, 100);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 0);
+  EXPECT_FALSE(store_->DeleteAuditBefore(100, 0).ok()) << "a limit below 1 is refused";
+  EXPECT_EQ(Query({}).size(), 2u);
+  // Ids are never reused after a delete: a new row comes after every row ever stored.
+  std::vector<AuditEvent> more = Append({MakeEvent("req-f")});
+  EXPECT_GT(more[0].id, stored_.back().id);
+}
+
 TEST_P(StoreConformance, AuditQueryLimitIsClampedToOneThroughAThousand) {
   std::vector<AuditEvent> events;
   for (int i = 0; i < 1005; ++i) events.push_back(MakeEvent("r" + std::to_string(i)));
