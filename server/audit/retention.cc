@@ -34,6 +34,8 @@ Result<int64_t> AuditRetention::RunOnce() {
     if (!n.ok()) return n.status();
     total += *n;
     if (*n < options_.batch) break;
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(options_.pause_ms), [this] { return stop_; });
   }
   return total;
 }

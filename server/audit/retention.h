@@ -18,7 +18,8 @@ class AuditRetention {
   struct Options {
     int64_t max_age_micros = 0;    // rows with time < now - max_age are deleted; must be > 0
     int64_t interval_ms = 60'000;  // how often a pass runs (the first at Start)
-    int batch = 5'000;             // rows per delete transaction
+    int batch = 1'000;             // rows per delete transaction
+    int pause_ms = 5;              // between batches: the audit writer's commits get the lock
   };
   AuditRetention(store::Store& store, const Clock& clock, Options options);
   ~AuditRetention();  // Stop()

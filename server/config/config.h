@@ -148,7 +148,7 @@ struct Config {
   int max_streams_per_connection = 64;
   // Audit group commit: events per transaction.
   int audit_max_batch = 256;
-  // Audit retention: rows older than this many days are deleted (in batches of 5000, by a
+  // Audit retention: rows older than this many days are deleted (in batches of 1000, by a
   // background pass every audit_retention_interval_ms). 0 keeps every row (the default: the
   // trail is evidence; set it, or the database grows with the traffic, about 440 bytes a call).
   int audit_retention_days = 0;
