@@ -96,9 +96,11 @@ class Conn {
   Cache dynamic_statements_;
 };
 
-// Opens and configures one connection (not migrations; see Migrate).
-Result<std::unique_ptr<Conn>> OpenConn(const SqliteOptions& options) {
-  int flags = options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+// Opens and configures one connection (not migrations; see Migrate). Only the first connection
+// may create the file: a later one that found it missing would open a new, empty database.
+Result<std::unique_ptr<Conn>> OpenConn(const SqliteOptions& options, bool create) {
+  int flags = options.read_only ? SQLITE_OPEN_READONLY
+                                : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
   STORE_ASSIGN_OR_RETURN(Db db, Db::Open(options.path, flags));
   sqlite3_busy_timeout(db.get(), options.busy_timeout_ms);
   // Per-connection settings (not stored in the file).
@@ -147,6 +149,27 @@ class ConnPool {
   ConnPool(SqliteOptions options, std::unique_ptr<Conn> first)
       : options_(std::move(options)), open_(1) {
     free_.push_back(std::move(first));
+    struct stat st {};
+    if (::stat(options_.path.c_str(), &st) == 0) {
+      dev_ = st.st_dev;
+      ino_ = st.st_ino;
+    }
+  }
+
+  // Unavailable if the file at the path is not the one the first connection opened (deleted or
+  // replaced): SQLite would go on using the unlinked file, and a new connection would open the
+  // replacement.
+  Status CheckFile() const {
+    struct stat st {};
+    if (::stat(options_.path.c_str(), &st) != 0) {
+      return Status::Unavailable("database file " + options_.path +
+                                 " is gone (deleted while certgate runs)");
+    }
+    if (st.st_dev != dev_ || st.st_ino != ino_) {
+      return Status::Unavailable("database file " + options_.path +
+                                 " was replaced while certgate runs");
+    }
+    return Status::Ok();
   }
 
   // Blocks while every connection is in use. Unavailable if a new connection cannot be opened.
@@ -161,7 +184,11 @@ class ConnPool {
     }
     ++open_;  // reserve the slot, then open without holding the lock
     lock.unlock();
-    Result<std::unique_ptr<Conn>> conn = OpenConn(options_);
+    Result<std::unique_ptr<Conn>> conn = OpenConn(options_, /*create=*/false);
+    if (conn.ok()) {
+      // Opened the file the store was opened on, not one put in its place since.
+      if (Status same = CheckFile(); !same.ok()) conn = same;
+    }
     if (!conn.ok()) {
       lock.lock();
       --open_;
@@ -179,6 +206,8 @@ class ConnPool {
   }
 
   const SqliteOptions options_;
+  dev_t dev_ = 0;  // identity of the file the first connection opened
+  ino_t ino_ = 0;
 
   struct PinSlot {
     const ConnPool* pool = nullptr;
@@ -447,13 +476,7 @@ class SqliteStore final : public Store {
       : clock_(clock),
         pool_(options, std::move(first)),
         path_(options.path),
-        read_only_(options.read_only) {
-    struct stat st {};
-    if (::stat(path_.c_str(), &st) == 0) {
-      dev_ = st.st_dev;
-      ino_ = st.st_ino;
-    }
-  }
+        read_only_(options.read_only) {}
 
   Result<User> CreateUser(const User& user) override;
   Result<std::optional<User>> GetUser(int64_t id) override;
@@ -516,8 +539,6 @@ class SqliteStore final : public Store {
   ConnPool pool_;
   const std::string path_;
   const bool read_only_;
-  dev_t dev_ = 0;  // identity of the file opened, set once in the constructor
-  ino_t ino_ = 0;
 };
 
 Status SqliteStore::UserExists(Conn& conn, int64_t user_id) {
@@ -1085,14 +1106,7 @@ Result<std::vector<AuditEvent>> SqliteStore::QueryAudit(const AuditQuery& query)
 Status SqliteStore::CheckFile() const {
   // SQLite keeps writing to an unlinked file: rows committed there would vanish at the next
   // restart. Refuse instead, so answers stop (UNAVAILABLE) rather than lose their audit rows.
-  struct stat st {};
-  if (::stat(path_.c_str(), &st) != 0) {
-    return Status::Unavailable("database file " + path_ + " is gone (deleted while certgate runs)");
-  }
-  if (st.st_dev != dev_ || st.st_ino != ino_) {
-    return Status::Unavailable("database file " + path_ + " was replaced while certgate runs");
-  }
-  return Status::Ok();
+  return pool_.CheckFile();
 }
 
 Status SqliteStore::Ping() {
@@ -1165,7 +1179,7 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options, con
       }
     }
   }
-  STORE_ASSIGN_OR_RETURN(std::unique_ptr<Conn> first, OpenConn(options));
+  STORE_ASSIGN_OR_RETURN(std::unique_ptr<Conn> first, OpenConn(options, /*create=*/true));
   if (!options.read_only) CERTGATE_RETURN_IF_ERROR(EnableWal(*first, options.path));
   CERTGATE_RETURN_IF_ERROR(Migrate(*first, options, clock, migrations));
   return std::unique_ptr<Store>(std::make_unique<SqliteStore>(options, clock, std::move(first)));

@@ -369,6 +369,40 @@ TEST_F(SqliteStoreTest, ReadScopeGivesTheThreadOneSnapshotUntilItEnds) {
   EXPECT_FALSE(server->GetUser(alice->id).value()->disabled);
 }
 
+// A connection the pool opens after the file was deleted or replaced must not open (or create) a
+// different database: that one has no tables, or other data.
+TEST_F(SqliteStoreTest, ConnectionsOpenedAfterTheFileWasDeletedOrReplacedAreRefused) {
+  for (bool replace : {false, true}) {
+    SCOPED_TRACE(replace ? "replaced" : "deleted");
+    std::unique_ptr<Store> store = Open();
+    ASSERT_TRUE(store);
+    User u;
+    u.name = "alice";
+    ASSERT_TRUE(store->CreateUser(u).ok());
+    ASSERT_TRUE(std::filesystem::remove(path_));
+    if (replace) {
+      std::unique_ptr<Store> other = Open();  // a new, empty database at the same path
+      ASSERT_TRUE(other);
+    }
+    // This thread pins the pool's only open connection; the other thread needs a new one.
+    std::unique_ptr<ReadScope> scope = store->BeginRead();
+    if (!replace) {
+      // The open connection still reads the unlinked file (the audit commit is what refuses).
+      Result<std::optional<User>> pinned = store->GetUserByName("alice");
+      ASSERT_TRUE(pinned.ok()) << pinned.status().ToString();
+    }
+    std::thread other([&] {
+      Result<std::optional<User>> r = store->GetUserByName("alice");
+      EXPECT_EQ(r.status().code(), StatusCode::kUnavailable) << r.status().ToString();
+    });
+    other.join();
+    EXPECT_EQ(std::filesystem::exists(path_), replace) << "no new file is created at the path";
+    scope.reset();
+    store.reset();
+    std::filesystem::remove(path_);
+  }
+}
+
 TEST_F(SqliteStoreTest, ReadScopesOnManyThreadsDoNotExhaustThePool) {
   SqliteOptions o = Options();
   o.pool_size = 2;
