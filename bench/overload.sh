@@ -3,10 +3,13 @@
 # saturation for 60 s with RSS and fds sampled every second, then recovery at half saturation.
 # Checks and figures: bench/overload.py (its docstring); results in bench/work/.
 #   bench/overload.sh [--duration 60] [--max-inflight 64] [--build DIR] ...
+#   bench/overload.sh soak [...]     the soak (what bench/soak.sh runs)
 # Builds (or brings up to date) the binaries it needs in build/ first, unless
 # CERTGATE_NO_BUILD=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+MODE=overload
+if [[ ${1:-} == soak ]]; then MODE=soak; shift; fi
 BUILD=build
 for ((i = 1; i <= $#; i++)); do [[ ${!i} == --build ]] && { j=$((i + 1)); BUILD=${!j}; }; done
 if [[ ${CERTGATE_NO_BUILD:-0} != 1 ]]; then
@@ -14,4 +17,4 @@ if [[ ${CERTGATE_NO_BUILD:-0} != 1 ]]; then
   [[ -f $BUILD/CMakeCache.txt ]] || bash scripts/build.sh "$BUILD"
   cmake --build "$BUILD" -j"${JOBS:-$(nproc)}" --target certgate-server certgate load_client bench_tool
 fi
-exec /usr/bin/python3 bench/overload.py overload "$@"
+exec /usr/bin/python3 bench/overload.py "$MODE" "$@"

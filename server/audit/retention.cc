@@ -20,23 +20,21 @@ AuditRetention::AuditRetention(store::Store& store, const Clock& clock, Options 
 
 AuditRetention::~AuditRetention() { Stop(); }
 
-bool AuditRetention::Stopping() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return stop_;
+bool AuditRetention::WaitUnlessStopped(int64_t ms) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return !cv_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return stop_; });
 }
 
 Result<int64_t> AuditRetention::RunOnce() {
   if (options_.max_age_micros <= 0) return Status::InvalidArgument("max_age must be > 0");
   const int64_t cutoff = clock_.NowMicros() - options_.max_age_micros;
   int64_t total = 0;
-  while (!Stopping()) {
+  do {
     Result<int64_t> n = store_.DeleteAuditBefore(cutoff, options_.batch);
     if (!n.ok()) return n.status();
     total += *n;
     if (*n < options_.batch) break;
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, std::chrono::milliseconds(options_.pause_ms), [this] { return stop_; });
-  }
+  } while (WaitUnlessStopped(options_.pause_ms));
   return total;
 }
 
@@ -45,7 +43,7 @@ void AuditRetention::Start() {
 }
 
 void AuditRetention::Loop() {
-  while (true) {
+  do {
     Result<int64_t> n = RunOnce();
     if (!n.ok()) {
       Log()->warn("audit retention: pass failed, retrying in {} ms: {}", options_.interval_ms,
@@ -54,12 +52,7 @@ void AuditRetention::Loop() {
       Log()->info("audit retention: deleted {} rows older than {} s", *n,
                   options_.max_age_micros / 1'000'000);
     }
-    std::unique_lock<std::mutex> lock(mu_);
-    if (cv_.wait_for(lock, std::chrono::milliseconds(options_.interval_ms),
-                     [this] { return stop_; })) {
-      return;
-    }
-  }
+  } while (WaitUnlessStopped(options_.interval_ms));
 }
 
 void AuditRetention::Stop() {

@@ -35,7 +35,8 @@ class AuditRetention {
   void Stop();
 
  private:
-  bool Stopping();
+  // Waits `ms` or until Stop(); false if stopping.
+  bool WaitUnlessStopped(int64_t ms);
   void Loop();
 
   store::Store& store_;

@@ -150,7 +150,7 @@ struct Config {
   int audit_max_batch = 256;
   // Audit retention: rows older than this many days are deleted (in batches of 1000, by a
   // background pass every audit_retention_interval_ms). 0 keeps every row (the default: the
-  // trail is evidence; set it, or the database grows with the traffic, about 440 bytes a call).
+  // trail is evidence; set it, or the database grows with the traffic, about 470 bytes a call).
   int audit_retention_days = 0;
   int64_t audit_retention_interval_ms = 60'000;
   // gRPC server API of Authorize on the authorization listener: "callback" (handlers never block

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "certgate/client.h"
+#include "tests/support/admin_calls.h"
 #include "tests/support/encoding.h"
 #include "tests/support/server_process.h"
 #include "tests/support/testdata.h"
@@ -66,20 +67,11 @@ class AuthorizeIntegration : public ::testing::Test {
     return new Client(MakeChannel(o, &err));
   }
   static void CreateUser(const std::string& name) {
-    v1::CreateUserRequest req;
-    req.set_name(name);
-    v1::User resp;
-    auto ctx = admin_->NewContext();
-    grpc::Status s = admin_->admin().CreateUser(ctx.get(), req, &resp);
+    grpc::Status s = testing::CreateUser(*admin_, name);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
   static void Enroll(const std::string& user, const std::string& der) {
-    v1::EnrollCertificateRequest req;
-    req.set_user_name(user);
-    req.set_certificate_der(der);
-    v1::Certificate resp;
-    auto ctx = admin_->NewContext();
-    grpc::Status s = admin_->admin().EnrollCertificate(ctx.get(), req, &resp);
+    grpc::Status s = testing::EnrollDer(*admin_, user, der);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
   static void SetDisabled(const std::string& user, bool disabled) {

@@ -24,6 +24,7 @@
 #include "certgate/client.h"
 #include "envoy/service/auth/v3/external_auth.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/support/admin_calls.h"
 #include "tests/support/server_process.h"
 #include "tests/support/testdata.h"
 
@@ -88,15 +89,8 @@ TEST(Concurrency, EveryPathAtOnceThenSigterm) {
   ASSERT_TRUE(server.Start());
   auto admin = Connect(server.admin_target());
   {
-    v1::CreateUserRequest user;
-    user.set_name("alice");
-    v1::User created;
-    ASSERT_TRUE(admin->admin().CreateUser(admin->NewContext().get(), user, &created).ok());
-    v1::EnrollCertificateRequest enroll;
-    enroll.set_user_name("alice");
-    enroll.set_certificate_der(ReadTestdata("alice.der"));
-    v1::Certificate cert;
-    grpc::Status s = admin->admin().EnrollCertificate(admin->NewContext().get(), enroll, &cert);
+    ASSERT_TRUE(testing::CreateUser(*admin, "alice").ok());
+    grpc::Status s = testing::EnrollDer(*admin, "alice", ReadTestdata("alice.der"));
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
   const std::string alice_fp = Trim(ReadTestdata("alice.fingerprint"));

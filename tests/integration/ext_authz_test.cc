@@ -13,6 +13,7 @@
 #include "certgate/client.h"
 #include "envoy/service/auth/v3/external_auth.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/support/admin_calls.h"
 #include "tests/support/encoding.h"
 #include "tests/support/server_process.h"
 #include "tests/support/testdata.h"
@@ -94,15 +95,8 @@ class ExtAuthzIntegration : public ::testing::Test {
                 grpc::CreateChannel(server_->target(), grpc::InsecureChannelCredentials()))
                 .release();
     for (const char* name : {"alice", "dave", "erin"}) {
-      v1::CreateUserRequest req;
-      req.set_name(name);
-      v1::User user;
-      ASSERT_TRUE(admin_->admin().CreateUser(admin_->NewContext().get(), req, &user).ok());
-      v1::EnrollCertificateRequest enroll;
-      enroll.set_user_name(name);
-      enroll.set_certificate_der(ReadTestdata(std::string(name) + ".der"));
-      v1::Certificate cert;
-      grpc::Status s = admin_->admin().EnrollCertificate(admin_->NewContext().get(), enroll, &cert);
+      ASSERT_TRUE(testing::CreateUser(*admin_, name).ok());
+      grpc::Status s = testing::EnrollDer(*admin_, name, ReadTestdata(std::string(name) + ".der"));
       ASSERT_TRUE(s.ok()) << s.error_message();
     }
     v1::SetUserDisabledRequest disable;
@@ -330,15 +324,8 @@ TEST(ExtAuthzConfigured, CustomCertificateHeaderAndIdentityHeaderNames) {
   testing::ServerProcess server(opts);
   ASSERT_TRUE(server.Start());
   auto admin = MakeClient(server.admin_target());
-  v1::CreateUserRequest create;
-  create.set_name("carol");
-  v1::User user;
-  ASSERT_TRUE(admin->admin().CreateUser(admin->NewContext().get(), create, &user).ok());
-  v1::EnrollCertificateRequest enroll;
-  enroll.set_user_name("carol");
-  enroll.set_certificate_der(ReadTestdata("carol.der"));
-  v1::Certificate cert;
-  ASSERT_TRUE(admin->admin().EnrollCertificate(admin->NewContext().get(), enroll, &cert).ok());
+  ASSERT_TRUE(testing::CreateUser(*admin, "carol").ok());
+  ASSERT_TRUE(testing::EnrollDer(*admin, "carol", ReadTestdata("carol.der")).ok());
 
   auto stub = envoy_auth::Authorization::NewStub(
       grpc::CreateChannel(server.target(), grpc::InsecureChannelCredentials()));

@@ -22,6 +22,7 @@
 
 #include "certgate/client.h"
 #include "server/certs/decoders.h"
+#include "tests/support/admin_calls.h"
 #include "tests/support/encoding.h"
 #include "tests/support/server_process.h"
 #include "tests/support/testdata.h"
@@ -101,20 +102,11 @@ class Harness {
   std::unique_ptr<Client> Plain() { return Connect(server_->target()); }
 
   void CreateUser(const std::string& name) {
-    v1::CreateUserRequest req;
-    req.set_name(name);
-    v1::User resp;
-    auto ctx = admin_->NewContext();
-    grpc::Status s = admin_->admin().CreateUser(ctx.get(), req, &resp);
+    grpc::Status s = testing::CreateUser(*admin_, name);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
   void Enroll(const std::string& user, const std::string& der_file) {
-    v1::EnrollCertificateRequest req;
-    req.set_user_name(user);
-    req.set_certificate_der(ReadTestdata(der_file));
-    v1::Certificate resp;
-    auto ctx = admin_->NewContext();
-    grpc::Status s = admin_->admin().EnrollCertificate(ctx.get(), req, &resp);
+    grpc::Status s = testing::EnrollDer(*admin_, user, ReadTestdata(der_file));
     ASSERT_TRUE(s.ok()) << der_file << ": " << s.error_message();
   }
   grpc::Status ImportCrl(const std::string& crl_file, const std::string& issuer_file = "",
